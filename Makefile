@@ -1,0 +1,41 @@
+# sparselayers — set-up, tests, demo, benchmarks.
+# TORCH_SPEC picks the torch build: the default is the CPU build that lies on this disk;
+# on a GPU machine use e.g. `make install TORCH_SPEC="torch>=2.4,<3"`.
+PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint format demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[reference,harness,dev]"
+	# qpth 0.0.18 does not build; 0.0.17 works beside numpy 2 when its pins are skipped.
+	$(PY) -m pip install -q --no-deps "qpth==0.0.17"
+	touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check sparselayers harness tests benchmarks
+	$(VENV)/bin/ruff format --check sparselayers harness tests benchmarks
+
+format: install
+	$(VENV)/bin/ruff format sparselayers harness tests benchmarks
+	$(VENV)/bin/ruff check --fix sparselayers harness tests benchmarks
+
+test: install lint
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) -m harness demo
+
+bench: install
+	$(PY) -m benchmarks.report
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv

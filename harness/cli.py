@@ -1,0 +1,121 @@
+"""Command line of the harness: ``python -m harness COMMAND [options]``.
+
+Each experiment is one module registered in `EXPERIMENTS`. A module exposes
+    HELP: str                                   one line shown by ``--help``
+    add_arguments(parser) -> None               its options
+    run(args) -> None                           the experiment; writes into ``args.out``
+    plot(results, out_dir) -> list[Path]        figures from its results file (dict)
+and its results file (``results.json``) stores ``"experiment": <its registry name>`` so that
+``python -m harness plot RESULTS.json`` finds the plotter. Adding an experiment is one module and
+one line here. ``--out`` defaults to ``runs/<experiment>/<timestamp>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+EXPERIMENTS: dict[str, str] = {
+    "sparse-generalization": "harness.experiments.sparse_generalization",
+    "render-samples": "harness.experiments.render_samples",
+}
+
+
+def experiment_module(name: str) -> ModuleType:
+    """The module of the experiment registered as ``name``."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment: unknown {name!r}; registered: {sorted(EXPERIMENTS)}")
+    return importlib.import_module(EXPERIMENTS[name])
+
+
+def default_out(experiment: str) -> Path:
+    """``runs/<experiment>/<timestamp>``, relative to the working directory."""
+    return Path("runs") / experiment / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m harness``, one subcommand per experiment plus plot and demo."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Experiments of 'Synergies Between Disentanglement and Sparsity' (ICML 2023).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in EXPERIMENTS:
+        module = experiment_module(name)
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        sub.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help=f"output directory (default: runs/{name}/<timestamp>)",
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(handler=_run_experiment, experiment=name)
+
+    plot = commands.add_parser(
+        "plot",
+        help="redraw the figures of a results file",
+        description="Redraw the figures of a results.json written by an experiment; the "
+        "experiment is read from the file's 'experiment' key.",
+    )
+    plot.add_argument("results", type=Path, help="path of a results.json")
+    plot.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: the file's directory)"
+    )
+    plot.set_defaults(handler=_plot)
+
+    demo = commands.add_parser(
+        "demo", help="the project's demo (harness.demo)", description="Run harness.demo.main()."
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: sys.argv[1:]) and run the command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_experiment(args: argparse.Namespace) -> None:
+    if args.out is None:
+        args.out = default_out(args.experiment)
+    args.out.mkdir(parents=True, exist_ok=True)
+    experiment_module(args.experiment).run(args)
+
+
+def _plot(args: argparse.Namespace) -> None:
+    try:
+        results = json.loads(args.results.read_text())
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"results: no file {str(args.results)!r}") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"results: {str(args.results)!r} is not JSON ({err})") from err
+    if not isinstance(results, dict) or "experiment" not in results:
+        raise ValueError(f"results: {str(args.results)!r} has no 'experiment' key")
+    out = args.out or args.results.parent
+    out.mkdir(parents=True, exist_ok=True)
+    for path in experiment_module(results["experiment"]).plot(results, out):
+        print(f"wrote {path}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    try:
+        demo = importlib.import_module("harness.demo")
+    except ModuleNotFoundError as err:
+        if err.name != "harness.demo":
+            raise
+        raise FileNotFoundError("demo: this checkout has no harness/demo.py") from err
+    demo.main()

@@ -1,0 +1,1 @@
+"""Experiments of the harness, one module each, registered in `harness.cli.EXPERIMENTS`."""

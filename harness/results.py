@@ -1,0 +1,37 @@
+"""Results files: one JSON document per run, from which every figure is redrawn.
+
+Layout: ``{"experiment": <registry name>, "config": {...}, "rows": [{...}, ...], ...}`` plus
+whatever else the experiment records (timings, diagnostics).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS_FILENAME = "results.json"
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded next to the results."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_results(out_dir: Path, experiment: str, config: dict[str, Any], **fields: Any) -> Path:
+    """Write ``out_dir/results.json`` and return its path."""
+    document = {"experiment": experiment, "config": config, **fields, "environment": environment()}
+    path = Path(out_dir) / RESULTS_FILENAME
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

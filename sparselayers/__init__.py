@@ -1,0 +1,19 @@
+"""sparselayers: exact, differentiable sparse optimization layers for PyTorch.
+
+Layers solve a convex problem per task (leading dims of the inputs), certified by a duality gap,
+and differentiate the solution implicitly on its support (or by unrolling, or through a
+cvxpy/diffcp reference). See ``sparselayers.functional`` for the functional forms.
+"""
+
+from sparselayers import functional
+from sparselayers.layers import GroupLassoRegression, L21OuterPenalty, RidgeRegression
+from sparselayers.solution import RegressionSolution
+
+__all__ = [
+    "GroupLassoRegression",
+    "L21OuterPenalty",
+    "RegressionSolution",
+    "RidgeRegression",
+    "functional",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""Implicit differentiation of a problem's optimality conditions on its active set.
+
+At a solution ``B*(θ)`` with support ``S`` the stationarity map ``Φ(B, θ)`` of the problem
+(gradient of the objective on ``S``; see ``problems/``) vanishes, and ``S`` is locally constant
+for almost every ``θ``. The implicit-function theorem then gives, for an upstream gradient ``v``,
+
+    A z = v_S,        dL/dθ = -(∂Φ/∂θ)^T z,        A = ∂Φ/∂B restricted to S
+
+For the Lasso ``A = G_SS`` (an |S|x|S| system); groups add curvature blocks. ``A`` is kept at
+full size with the identity off the support (masks, not ragged tensors), so shapes do not depend
+on the data and the backward runs under ``torch.func.vmap``; ``ops/support_solve.py`` then
+solves only its active block; the vector-Jacobian product with
+``∂Φ/∂θ`` is taken with ``torch.func.vjp`` of the problem's own ``stationarity``, so nothing here
+knows which problem it differentiates.
+
+The forward is a ``torch.autograd.Function`` with ``setup_context`` and a ``vmap`` rule (the
+solver is batched over leading dims already, so the rule moves the vmapped dim to the front).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from sparselayers.ops.support_solve import solve_on_support
+
+
+def implicit_vjp(
+    problem, B: Tensor, params: tuple[Tensor, ...], grad_B: Tensor
+) -> tuple[Tensor, ...]:
+    """Vector-Jacobian product of ``B*(params)`` with ``grad_B``, one tensor per parameter."""
+    flat = (*B.shape[:-2], -1)
+    A = problem.reduced_hessian(B, *params)
+    z = solve_on_support(A, problem.active(B).reshape(flat), grad_B.reshape(flat))
+    z = z.reshape(B.shape)
+    _, pullback = torch.func.vjp(lambda *p: problem.stationarity(B, *p), *params)
+    return pullback(-z)
+
+
+class _ImplicitSolve(torch.autograd.Function):
+    """``(B, gap, n_iter, converged) = solve(problem, params)``, differentiated implicitly."""
+
+    @staticmethod
+    def forward(problem, solver, warm_start, *params):
+        return solver(problem, params, warm_start)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        problem, _solver, _warm_start, *params = inputs
+        B, gap, n_iter, converged = output
+        ctx.problem = problem
+        ctx.mark_non_differentiable(gap, n_iter, converged)
+        ctx.save_for_backward(B, *params)
+
+    @staticmethod
+    def backward(ctx, grad_B, _grad_gap, _grad_n_iter, _grad_converged):
+        B, *params = ctx.saved_tensors
+        grads = implicit_vjp(ctx.problem, B, tuple(params), grad_B)
+        return None, None, None, *grads
+
+    @staticmethod
+    def vmap(info, in_dims, problem, solver, warm_start, *params):
+        def front(x, dim):
+            if x is None:
+                return None
+            if dim is None:
+                return x.expand(info.batch_size, *x.shape)
+            return x.movedim(dim, 0)
+
+        moved = [front(x, d) for x, d in zip((warm_start, *params), in_dims[2:], strict=True)]
+        return _ImplicitSolve.apply(problem, solver, *moved), (0, 0, 0, 0)
+
+
+def implicit_solve(problem, solver, params: tuple[Tensor, ...], warm_start: Tensor | None):
+    """Solve with ``solver`` (no autograd) and attach the implicit backward."""
+    return _ImplicitSolve.apply(problem, solver, warm_start, *params)

@@ -1,0 +1,63 @@
+"""Shared plumbing of the regression functional forms: validate, scale, dispatch, reshape."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from sparselayers import _validation as check
+from sparselayers.backward.implicit import implicit_solve
+from sparselayers.backward.reference import reference_solve
+from sparselayers.solution import RegressionSolution
+from sparselayers.solvers.apg import SolverOptions
+from sparselayers.solvers.direct import ClosedFormSolver, IterativeSolver
+
+
+def solve_regression(
+    problem,
+    features: Tensor,
+    targets: Tensor,
+    lam: float | Tensor,
+    *,
+    relative: bool,
+    backward: str,
+    options: SolverOptions,
+    warm_start: Tensor | None,
+    closed_form: bool,
+) -> RegressionSolution:
+    backward = check.check_backward(backward)
+    F, Y, vector = check.regression_inputs(features, targets)
+    batch = F.shape[:-2]
+    lam_t = check.regularization(lam, batch, F, "lam")
+    if relative:
+        lam_t = lam_t * problem.lambda_max(F, Y).detach()
+    warm = None
+    if warm_start is not None:
+        warm = _warm_start(warm_start, F, Y, vector)
+    params = (F, Y, lam_t)
+    if backward == "implicit":
+        solver = ClosedFormSolver(options) if closed_form else IterativeSolver(options)
+        B, gap, n_iter, converged = implicit_solve(problem, solver, params, warm)
+    elif backward == "unroll":
+        B, gap, n_iter, converged = IterativeSolver(options, differentiable=True)(
+            problem, params, warm
+        )
+    else:
+        B, gap, n_iter, converged = reference_solve(problem, params, options.tol)
+    weights = B[..., 0] if vector else B.mT
+    return RegressionSolution(weights=weights, gap=gap, n_iter=n_iter, converged=converged)
+
+
+def _warm_start(warm_start: Tensor, F: Tensor, Y: Tensor, vector: bool) -> Tensor:
+    if not isinstance(warm_start, Tensor):
+        raise ValueError(f"warm_start must be a tensor, got {type(warm_start).__name__}")
+    check.check_same_kind(F, warm_start, "warm_start", "features")
+    m, k = F.shape[-1], Y.shape[-1]
+    expected = (*F.shape[:-2], m) if vector else (*F.shape[:-2], k, m)
+    try:
+        W = warm_start.expand(expected)
+    except RuntimeError as err:
+        raise ValueError(
+            f"warm_start must have the shape of the weights {expected}, got "
+            f"{tuple(warm_start.shape)}"
+        ) from err
+    return W.unsqueeze(-1) if vector else W.mT

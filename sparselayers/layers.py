@@ -1,0 +1,144 @@
+"""``nn.Module`` adapters over the functional forms.
+
+A ``lam`` given as a tensor is registered as a buffer, or kept as a parameter when it is an
+``nn.Parameter`` (to learn it); the solver settings are validated once, at construction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sparselayers import _validation as check
+from sparselayers.functional.group_lasso import group_lasso
+from sparselayers.functional.l21 import l21_norm
+from sparselayers.functional.ridge import ridge
+from sparselayers.solution import RegressionSolution
+from sparselayers.solvers.apg import SolverOptions
+
+
+def _store_lam(module: nn.Module, name: str, lam: float | Tensor) -> None:
+    if isinstance(lam, nn.Parameter):
+        setattr(module, name, lam)
+    elif isinstance(lam, Tensor):
+        module.register_buffer(name, lam)
+    else:
+        check.regularization(lam, torch.Size([]), torch.empty(0), name)
+        setattr(module, name, float(lam))
+
+
+class _RegressionLayer(nn.Module):
+    def __init__(
+        self,
+        lam: float | Tensor,
+        *,
+        relative: bool,
+        backward: str,
+        tol: float,
+        max_iter: int,
+    ) -> None:
+        super().__init__()
+        _store_lam(self, "lam", lam)
+        self.relative = bool(relative)
+        self.backward = check.check_backward(backward)
+        SolverOptions(tol=tol, max_iter=max_iter)  # validates
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def forward(self, features: Tensor, targets: Tensor) -> Tensor:
+        """Solution weights: ``F (..., n, m)``, ``Y (..., n)`` → ``W (..., m)``;
+        ``Y (..., n, k)`` → ``W (..., k, m)``."""
+        return self.solve(features, targets).weights
+
+    def solve(self, features: Tensor, targets: Tensor) -> RegressionSolution:
+        """Like ``forward``, returning the whole solution (gap, n_iter, converged)."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        lam = self.lam if isinstance(self.lam, float) else f"tensor{tuple(self.lam.shape)}"
+        return f"lam={lam}, relative={self.relative}, backward={self.backward!r}, tol={self.tol}"
+
+
+class GroupLassoRegression(_RegressionLayer):
+    r"""Group-Lasso regression layer: per task
+    ``argmin_W 1/(2n)||Y - F W^T||^2 + lam Σ_j ||W[:, j]||`` (see
+    :func:`sparselayers.functional.group_lasso`).
+
+    Example:
+        >>> layer = GroupLassoRegression(lam=0.1, relative=True)
+        >>> W = layer(torch.randn(4, 30, 5), torch.randn(4, 30))
+        >>> W.shape
+        torch.Size([4, 5])
+    """
+
+    def __init__(
+        self,
+        lam: float | Tensor,
+        *,
+        relative: bool = False,
+        backward: str = "implicit",
+        tol: float = 1e-6,
+        max_iter: int = 5000,
+    ) -> None:
+        super().__init__(lam, relative=relative, backward=backward, tol=tol, max_iter=max_iter)
+
+    def solve(
+        self, features: Tensor, targets: Tensor, warm_start: Tensor | None = None
+    ) -> RegressionSolution:
+        return group_lasso(
+            features,
+            targets,
+            self.lam,
+            relative=self.relative,
+            backward=self.backward,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            warm_start=warm_start,
+        )
+
+
+class RidgeRegression(_RegressionLayer):
+    r"""Ridge regression layer: per task ``argmin_W 1/(2n)||Y - F W^T||^2 + (lam/2)||W||^2``
+    (see :func:`sparselayers.functional.ridge`)."""
+
+    def __init__(
+        self,
+        lam: float | Tensor,
+        *,
+        relative: bool = False,
+        backward: str = "implicit",
+        tol: float = 1e-6,
+        max_iter: int = 5000,
+    ) -> None:
+        super().__init__(lam, relative=relative, backward=backward, tol=tol, max_iter=max_iter)
+
+    def solve(self, features: Tensor, targets: Tensor) -> RegressionSolution:
+        return ridge(
+            features,
+            targets,
+            self.lam,
+            relative=self.relative,
+            backward=self.backward,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+
+
+class L21OuterPenalty(nn.Module):
+    r"""``lam · Σ_j ||W[:, j]||_2`` per task — the outer regularizer of the paper's
+    outer-Lasso (Problem 62); the gradient on a zero column is 0, not NaN.
+
+    Args:
+        lam: weight of the penalty (float, or tensor broadcastable to the task dims).
+        group_dim: dim of ``W`` holding the outputs of a feature group (``None`` for ``(..., m)``
+            weights, where the penalty is the L1 norm).
+    """
+
+    def __init__(self, lam: float | Tensor, group_dim: int | None = -2) -> None:
+        super().__init__()
+        _store_lam(self, "lam", lam)
+        self.group_dim = group_dim
+
+    def forward(self, weights: Tensor) -> Tensor:
+        """``W (..., k, m)`` (or ``(..., m)`` with ``group_dim=None``) → ``(...)``."""
+        return self.lam * l21_norm(weights, self.group_dim)

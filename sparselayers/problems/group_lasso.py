@@ -1,0 +1,148 @@
+"""Group-Lasso regression (the Lasso when k = 1) — the inner problem of the paper's Problem (6).
+
+    P(B) = 1/(2n) ||Y - F B||_F^2 + lam * sum_j ||B[j, :]||_2
+
+with ``F (..., n, m)``, ``Y (..., n, k)``, ``B = W^T (..., m, k)`` and one ``lam (...)`` per task.
+
+Dual (over ``theta (..., n, k)`` with ``||F[:, j]^T theta||_2 <= lam`` for every j):
+
+    D(theta) = <Y, theta> - (n/2) ||theta||^2
+
+A feasible dual point comes from rescaling the residual, ``theta = R / (n max(1, c / lam))`` with
+``R = Y - F B`` and ``c = max_j ||F[:, j]^T R|| / n``; at the optimum ``theta = R / n`` and the gap
+``P(B) - D(theta)`` is zero. When ``lam = 0`` the dual feasible set is ``{F^T theta = 0}`` and we
+use its exact optimum, the least-squares value, so the gap is then the exact suboptimality.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from sparselayers.ops.prox import block_soft_threshold, group_norm
+from sparselayers.problems import quadratic
+
+if TYPE_CHECKING:
+    import cvxpy
+
+
+class GroupLasso:
+    """Stateless description of the group-Lasso problem (see the module docstring)."""
+
+    name = "group_lasso"
+
+    # -- scale ------------------------------------------------------------------------------
+    @staticmethod
+    def lambda_max(F: Tensor, Y: Tensor) -> Tensor:
+        """Smallest ``lam`` with ``B = 0``: ``max_j ||F[:, j]^T Y||_2 / n``, shape ``(...)``."""
+        n = F.shape[-2]
+        return group_norm(quadratic.transposed_times(F, Y)).amax(-1) / n
+
+    # -- forward solver interface -----------------------------------------------------------
+    @staticmethod
+    def lipschitz(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        return quadratic.lipschitz(F)
+
+    @staticmethod
+    def smooth_gradient(B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        return quadratic.gradient(B, F, Y)
+
+    @staticmethod
+    def prox(V: Tensor, step: Tensor, lam: Tensor) -> Tensor:
+        """Proximal step of ``step * lam * sum_j ||.||``; ``step`` and ``lam`` are ``(...)``."""
+        return block_soft_threshold(V, (step * lam).unsqueeze(-1))
+
+    @staticmethod
+    def objective(B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        return quadratic.value(B, F, Y) + lam * group_norm(B).sum(-1)
+
+    @classmethod
+    def relative_gap(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        """``(P(B) - D(theta(B))) / P(0)`` per task, ``(...)``; zero certifies optimality."""
+        n = F.shape[-2]
+        R = Y - quadratic.times(F, B)
+        primal = (R * R).sum((-2, -1)) / (2 * n) + lam * group_norm(B).sum(-1)
+        correlation = group_norm(quadratic.transposed_times(F, R)).amax(-1) / n
+        regularized = lam > 0
+        safe_lam = torch.where(regularized, lam, torch.ones_like(lam))
+        scale = torch.where(
+            regularized, (correlation / safe_lam).clamp_min(1), torch.ones_like(lam)
+        )
+        theta = R / (n * scale)[..., None, None]
+        dual = (Y * theta).sum((-2, -1)) - n / 2 * (theta * theta).sum((-2, -1))
+        if not bool(regularized.all()):
+            dual = torch.where(regularized, dual, quadratic.least_squares_value(F, Y))
+        reference = quadratic.null_value(Y)
+        tiny = torch.finfo(F.dtype).tiny
+        gap = (primal - dual).clamp_min(0)
+        return torch.where(reference > tiny, gap / reference.clamp_min(tiny), gap)
+
+    # -- optimality conditions on the active set (implicit differentiation, Newton polish) ---
+    @staticmethod
+    def active(B: Tensor) -> Tensor:
+        """Mask ``(..., m, k)`` of the coordinates of nonzero groups (the support)."""
+        return (group_norm(B) > 0).unsqueeze(-1).expand_as(B).to(B.dtype)
+
+    @classmethod
+    def stationarity(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        """Gradient of ``P`` on the support, ``grad f + lam B_j / ||B_j||``, zero elsewhere.
+
+        It vanishes at the solution; differentiated with respect to ``(F, Y, lam)`` it gives the
+        right-hand side of the implicit-function theorem.
+        """
+        norm = group_norm(B)
+        on = norm > 0
+        direction = B / torch.where(on, norm, torch.ones_like(norm)).unsqueeze(-1)
+        grad = quadratic.gradient(B, F, Y) + lam[..., None, None] * direction
+        return cls.active(B) * grad
+
+    @classmethod
+    def reduced_hessian(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        """Jacobian of :meth:`stationarity` in ``B`` restricted to the support, ``(..., mk, mk)``.
+
+        On the support it is ``G ⊗ I_k + lam * blockdiag((I - u_j u_j^T) / ||B_j||)`` with
+        ``u_j = B_j / ||B_j||`` (the curvature term vanishes for the Lasso, k = 1); off the
+        support it is the identity, so the system has a fixed shape under batching (masks, not
+        ragged tensors) and inactive coordinates get a zero solution.
+        """
+        m, k = B.shape[-2:]
+        norm = group_norm(B)
+        on = norm > 0
+        safe = torch.where(on, norm, torch.ones_like(norm))
+        u = B / safe.unsqueeze(-1)
+        eye_k = torch.eye(k, dtype=B.dtype, device=B.device)
+        curvature = (eye_k - u.unsqueeze(-1) * u.unsqueeze(-2)) / safe[..., None, None]
+        curvature = curvature * (lam[..., None] * on)[..., None, None]  # (..., m, k, k)
+        eye_m = torch.eye(m, dtype=B.dtype, device=B.device)
+        block = (eye_m[:, None, :, None] * curvature.unsqueeze(-2)).reshape(
+            *B.shape[:-2], m * k, m * k
+        )
+        H = quadratic.hessian(F, k) + block
+        mask = cls.active(B).reshape(*B.shape[:-2], m * k)
+        eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
+        return mask.unsqueeze(-1) * H * mask.unsqueeze(-2) + eye * (1 - mask).unsqueeze(-1)
+
+    # -- reference formulation ---------------------------------------------------------------
+    @staticmethod
+    def cvxpy_problem(n: int, m: int, k: int) -> tuple[cvxpy.Problem, list, list]:
+        """The same problem in cvxpy (DPP), with parameters ``[F, Y, lam]`` and variable ``B``."""
+        return _cvxpy_group_lasso(n, m, k)
+
+
+@lru_cache(maxsize=32)
+def _cvxpy_group_lasso(n: int, m: int, k: int):
+    import cvxpy as cp
+
+    F = cp.Parameter((n, m))
+    Y = cp.Parameter((n, k))
+    lam = cp.Parameter(nonneg=True)
+    B = cp.Variable((m, k))
+    penalty = cp.sum(cp.norm(B, 2, axis=1))
+    objective = cp.sum_squares(Y - F @ B) / (2 * n) + lam * penalty
+    return cp.Problem(cp.Minimize(objective)), [F, Y, lam], [B]
+
+
+GROUP_LASSO = GroupLasso()

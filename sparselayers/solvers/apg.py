@@ -1,0 +1,181 @@
+"""Accelerated proximal gradient (FISTA with adaptive restart), batched over tasks.
+
+Why this algorithm: every task of a batch runs the same dense operations (two batched matmuls
+and a prox per iteration), so one iteration costs the same on CPU or GPU whatever the batch
+size, with no Python loop over features as in coordinate descent (the paper's block coordinate
+descent loops over the m features, with step sizes n times too small). Gradient-based adaptive
+restart (O'Donoghue & Candès, 2015) recovers the linear rate that the Lasso enjoys once its
+support is identified, and a Newton step on the identified support (``solvers/polish.py``) then
+gives the exact solution. Each task stops on its own relative duality gap, not on the change of
+the iterate, so ``converged`` is a certificate.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sparselayers.solvers.polish import newton_step
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Stopping rule of the iterative solvers.
+
+    Attributes:
+        tol: a task stops once its relative duality gap ``(P - D) / P(0)`` is ``<= tol``.
+        max_iter: iteration budget; reaching it warns with the largest gap reached.
+        check_every: the gap (and the support polish) is evaluated every this many iterations.
+        polish_steps: Newton steps on the support per polish attempt (0 disables polishing).
+    """
+
+    tol: float = 1e-6
+    max_iter: int = 5000
+    check_every: int = 10
+    polish_steps: int = 3
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and self.tol > 0):
+            raise ValueError(f"tol must be a positive finite float, got {self.tol!r}")
+        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
+        if not (isinstance(self.check_every, int) and self.check_every >= 1):
+            raise ValueError(f"check_every must be a positive int, got {self.check_every!r}")
+        if not (isinstance(self.polish_steps, int) and self.polish_steps >= 0):
+            raise ValueError(f"polish_steps must be a non-negative int, got {self.polish_steps!r}")
+
+
+def solve_apg(
+    problem,
+    params: tuple[Tensor, ...],
+    options: SolverOptions,
+    warm_start: Tensor | None = None,
+    *,
+    differentiable: bool = False,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Minimize ``smooth + prox-able`` per task with FISTA and adaptive restart.
+
+    Args:
+        problem: a problem object (``sparselayers.problems``).
+        params: ``(F, Y, lam)`` with ``F (..., n, m)``, ``Y (..., n, k)``, ``lam (...)``.
+        options: stopping rule.
+        warm_start: optional ``B0 (..., m, k)``.
+        differentiable: keep the autograd graph of the iterations (the ``"unroll"`` backward);
+            the support polish is then skipped so that gradients are those of the iterations.
+
+    Returns:
+        ``B (..., m, k)``, relative gap ``(...)``, iterations ``(...)`` int64, converged ``(...)``.
+    """
+    batch = params[2].shape
+    flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
+    warm = None if warm_start is None else warm_start.reshape(-1, *warm_start.shape[len(batch) :])
+    B, gap, n_iter, done = _fista(problem, flat, options, warm, differentiable)
+    if not bool(done.all()):
+        warnings.warn(
+            f"{problem.name}: {int((~done).sum())} of {done.numel()} tasks did not reach "
+            f"tol={options.tol:g} within max_iter={options.max_iter}; largest relative duality "
+            f"gap reached {float(gap.max()):.3e}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return (
+        B.reshape(*batch, *B.shape[1:]),
+        gap.reshape(batch),
+        n_iter.reshape(batch),
+        done.reshape(batch),
+    )
+
+
+def _fista(problem, params, options, warm_start, differentiable):
+    """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`."""
+    F, Y, lam = params[:3]
+    T, m, k = lam.shape[0], F.shape[-1], Y.shape[-1]
+    X = torch.zeros(T, m, k, dtype=F.dtype, device=F.device)
+    if warm_start is not None:
+        X = X + warm_start.detach()
+    with torch.no_grad():
+        step = (1 / problem.lipschitz(*params)).detach()
+    polish = options.polish_steps > 0 and not differentiable
+    Z = X
+    t = torch.ones(T, dtype=F.dtype, device=F.device)
+    done = torch.zeros(T, dtype=torch.bool, device=F.device)
+    n_iter = torch.full((T,), options.max_iter, dtype=torch.int64, device=F.device)
+    gap = torch.full((T,), math.inf, dtype=F.dtype, device=F.device)
+    support = None
+    for it in range(options.max_iter + 1):
+        if it > 0:
+            gradient = problem.smooth_gradient(Z, *params)
+            X_new = problem.prox(Z - step[:, None, None] * gradient, step, lam)
+            with torch.no_grad():
+                restart = ((Z - X_new) * (X_new - X)).sum((-2, -1)) > 0
+                t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2
+                beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_next)
+                t = torch.where(restart, torch.ones_like(t), t_next)
+            Z_new = X_new + beta[:, None, None] * (X_new - X)
+            frozen = done[:, None, None]
+            X = torch.where(frozen, X, X_new)
+            Z = torch.where(frozen, Z, Z_new)
+        if it % options.check_every and it != options.max_iter:
+            continue
+        if it == 0 and differentiable:
+            continue  # at least one step, so that the unrolled output is connected to the inputs
+        with torch.no_grad():
+            gap = problem.relative_gap(X, *params)
+            if polish:
+                # Polish tasks whose support has settled, and tasks about to stop: their last
+                # digits then come from the exact solve on the support, not from FISTA.
+                current = problem.active(X) > 0
+                settled = (
+                    torch.zeros_like(done)
+                    if support is None
+                    else ((current == support).all(-1).all(-1))
+                )
+                selected = ~done & (settled | (gap <= options.tol))
+                X, gap, accepted = _polish(problem, X, gap, params, selected, options)
+                Z = torch.where(accepted[:, None, None], X, Z)
+                t = torch.where(accepted, torch.ones_like(t), t)
+                support = problem.active(X) > 0
+            newly = ~done & (gap <= options.tol)
+            n_iter = torch.where(newly, torch.full_like(n_iter, it), n_iter)
+            done = done | newly
+            if bool(done.all()):
+                break
+    return X, gap.detach(), n_iter, done
+
+
+def _polish(problem, X, gap, params, selected, options):
+    """Newton steps on the support for the ``selected`` tasks.
+
+    A candidate replaces the iterate only if it meets the tolerance: on the right support it
+    is the solution to working precision, and on a wrong one (a feature about to leave or
+    enter) it is discarded, so FISTA is never pulled back to a point it had left (accepting
+    mere improvements of the gap can make FISTA and the polish cycle).
+    Returns ``X``, ``gap`` and the mask of tasks whose iterate was replaced.
+    """
+    accepted = torch.zeros_like(selected)
+    index = selected.nonzero().squeeze(-1)
+    if index.numel() == 0:
+        return X, gap, accepted
+    sub = tuple(p[index] for p in params)
+    B, B_gap = X[index], gap[index]
+    best, best_gap = B, B_gap
+    taken = torch.zeros_like(B_gap, dtype=torch.bool)
+    for _ in range(options.polish_steps):
+        candidate = newton_step(problem, B, sub)
+        candidate_gap = problem.relative_gap(candidate, *sub)
+        good = candidate_gap <= options.tol
+        best = torch.where(good[:, None, None], candidate, best)
+        best_gap = torch.where(good, candidate_gap, best_gap)
+        taken = taken | good
+        # Further Newton steps only where the gap still falls and the tolerance is not met.
+        improving = (candidate_gap < B_gap) & ~taken
+        B = torch.where(improving[:, None, None], candidate, B)
+        B_gap = torch.where(improving, candidate_gap, B_gap)
+        if not bool(improving.any()):
+            break
+    accepted[index] = taken
+    return X.index_copy(0, index, best), gap.index_copy(0, index, best_gap), accepted

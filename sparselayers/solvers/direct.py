@@ -1,0 +1,46 @@
+"""Solver callables used by the functional forms (an iterative one and a closed-form one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sparselayers._validation import check_values
+from sparselayers.solvers.apg import SolverOptions, solve_apg
+
+Result = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class IterativeSolver:
+    """Accelerated proximal gradient, run without autograd (its result is then differentiated
+    implicitly) or with it (``differentiable=True``: the unrolled backward)."""
+
+    options: SolverOptions
+    differentiable: bool = False
+
+    def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
+        F, Y, lam = params
+        check_values(features=F, targets=Y, lam=lam)
+        if self.differentiable:
+            return solve_apg(problem, params, self.options, warm_start, differentiable=True)
+        with torch.no_grad():
+            return solve_apg(problem, params, self.options, warm_start)
+
+
+@dataclass(frozen=True)
+class ClosedFormSolver:
+    """A problem's own closed form (``problem.solve``), certified by its duality gap."""
+
+    options: SolverOptions
+
+    def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
+        F, Y, lam = params
+        check_values(features=F, targets=Y, lam=lam)
+        B = problem.solve(*params)
+        with torch.no_grad():
+            gap = problem.relative_gap(B, *params)
+        n_iter = torch.zeros(lam.shape, dtype=torch.int64, device=F.device)
+        return B, gap, n_iter, gap <= self.options.tol
