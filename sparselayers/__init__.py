@@ -6,14 +6,21 @@ cvxpy/diffcp reference). See ``sparselayers.functional`` for the functional form
 """
 
 from sparselayers import functional
-from sparselayers.layers import GroupLassoRegression, L21OuterPenalty, RidgeRegression
-from sparselayers.solution import RegressionSolution
+from sparselayers.layers import (
+    GroupLassoMulticlassSVMDual,
+    GroupLassoRegression,
+    L21OuterPenalty,
+    RidgeRegression,
+)
+from sparselayers.solution import RegressionSolution, SVMSolution
 
 __all__ = [
+    "GroupLassoMulticlassSVMDual",
     "GroupLassoRegression",
     "L21OuterPenalty",
     "RegressionSolution",
     "RidgeRegression",
+    "SVMSolution",
     "functional",
 ]
 __version__ = "0.1.0"

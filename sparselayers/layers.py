@@ -13,7 +13,8 @@ from sparselayers import _validation as check
 from sparselayers.functional.group_lasso import group_lasso
 from sparselayers.functional.l21 import l21_norm
 from sparselayers.functional.ridge import ridge
-from sparselayers.solution import RegressionSolution
+from sparselayers.functional.svm import group_lasso_svm_dual
+from sparselayers.solution import RegressionSolution, SVMSolution
 from sparselayers.solvers.apg import SolverOptions
 
 
@@ -142,3 +143,66 @@ class L21OuterPenalty(nn.Module):
     def forward(self, weights: Tensor) -> Tensor:
         """``W (..., k, m)`` (or ``(..., m)`` with ``group_dim=None``) → ``(...)``."""
         return self.lam * l21_norm(weights, self.group_dim)
+
+
+class GroupLassoMulticlassSVMDual(nn.Module):
+    r"""Group-sparse Crammer–Singer SVM head (paper, Problem 10), solved in the dual.
+
+    ``forward(features (..., n, m), labels (..., n))`` returns the primal weights
+    ``W (..., k, m)``, so that ``logits = query_features @ W.mT``; ``solve`` returns the whole
+    :class:`~sparselayers.SVMSolution` (dual, gap, column sparsity). See
+    :func:`sparselayers.functional.group_lasso_svm_dual`.
+
+    Example:
+        >>> head = GroupLassoMulticlassSVMDual(lam1=0.1, lam2=1.0, num_classes=3)
+        >>> W = head(torch.randn(2, 9, 16), torch.arange(3).repeat(3).expand(2, 9))
+        >>> W.shape
+        torch.Size([2, 3, 16])
+    """
+
+    def __init__(
+        self,
+        lam1: float | Tensor,
+        lam2: float | Tensor,
+        num_classes: int,
+        *,
+        backward: str = "implicit",
+        tol: float = 1e-6,
+        max_iter: int = 5_000,
+    ) -> None:
+        super().__init__()
+        _store_lam(self, "lam1", lam1)
+        _store_lam(self, "lam2", lam2)
+        if isinstance(self.lam2, float) and self.lam2 <= 0:
+            raise ValueError(f"lam2 must be positive, got {lam2!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        self.num_classes = num_classes
+        self.backward = check.check_backward(backward)
+        SolverOptions(tol=tol, max_iter=max_iter)  # validates
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        return self.solve(features, labels).weights
+
+    def solve(
+        self, features: Tensor, labels: Tensor, warm_start: Tensor | None = None
+    ) -> SVMSolution:
+        return group_lasso_svm_dual(
+            features,
+            labels,
+            self.lam1,
+            self.lam2,
+            num_classes=self.num_classes,
+            backward=self.backward,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            warm_start=warm_start,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"lam1={self.lam1}, lam2={self.lam2}, num_classes={self.num_classes}, "
+            f"backward={self.backward!r}, tol={self.tol}"
+        )

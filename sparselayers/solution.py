@@ -29,3 +29,33 @@ class RegressionSolution:
         """``(..., m)`` bool: features with a nonzero weight (in any output)."""
         w = self.weights
         return w != 0 if w.ndim == self.gap.ndim + 1 else (w != 0).any(-2)
+
+
+@dataclass(frozen=True)
+class SVMSolution:
+    """Solution of a batch of multiclass SVM heads solved in the dual.
+
+    Attributes:
+        weights: ``W (..., k, m)`` primal weights (``logits = query_features @ W.mT``),
+            differentiable with respect to features, labels' features and ``lam1``/``lam2``.
+        dual: ``Λ (..., n, k)``, each row on the probability simplex.
+        gap: ``(...)`` relative duality gap ``(P(W) - D(Λ)) / n``.
+        n_iter: ``(...)`` iterations used by each task.
+        converged: ``(...)`` bool, ``gap <= tol``.
+    """
+
+    weights: Tensor
+    dual: Tensor
+    gap: Tensor
+    n_iter: Tensor
+    converged: Tensor
+
+    @property
+    def support(self) -> Tensor:
+        """``(..., m)`` bool: feature columns used by the head (nonzero ``W[:, j]``)."""
+        return (self.weights != 0).any(-2)
+
+    @property
+    def column_sparsity(self) -> Tensor:
+        """``(...)``: fraction of feature columns of ``W`` that are exactly zero."""
+        return 1 - self.support.to(self.weights.dtype).mean(-1)

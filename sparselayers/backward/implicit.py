@@ -31,7 +31,8 @@ def implicit_vjp(
     """Vector-Jacobian product of ``B*(params)`` with ``grad_B``, one tensor per parameter."""
     flat = (*B.shape[:-2], -1)
     A = problem.reduced_hessian(B, *params)
-    z = solve_on_support(A, problem.active(B).reshape(flat), grad_B.reshape(flat))
+    v = problem.project(B, grad_B)  # onto the tangent space of the active set
+    z = solve_on_support(A, problem.active(B).reshape(flat), v.reshape(flat))
     z = z.reshape(B.shape)
     _, pullback = torch.func.vjp(lambda *p: problem.stationarity(B, *p), *params)
     return pullback(-z)

@@ -34,21 +34,33 @@ def _layer(problem, sizes: tuple[int, ...]):
 
 
 def reference_solve(problem, params: tuple[Tensor, ...], tol: float):
-    """Solve every task with cvxpy (differentiable through diffcp). Returns the solver tuple."""
-    F, Y, lam = params
-    if F.dtype != torch.float64 or F.device.type != "cpu":
+    """Solve every task with cvxpy (differentiable through diffcp). Returns the solver tuple.
+
+    The problem supplies ``cvxpy_sizes(*params)`` (the sizes its cvxpy form is built for, cached)
+    and ``cvxpy_arguments(*params)`` (the tensors bound to its cvxpy parameters, with the task
+    dims in front).
+    """
+    first = params[0]
+    if first.dtype != torch.float64 or first.device.type != "cpu":
         raise ValueError(
             "backward='cvxpy' is the float64 CPU reference: pass float64 CPU features and "
-            f"targets (got {F.dtype} on {F.device})"
+            f"targets (got {first.dtype} on {first.device})"
         )
-    check_values(features=F, targets=Y, lam=lam)
-    batch = lam.shape
-    n, m = F.shape[-2:]
-    k = Y.shape[-1]
-    layer = _layer(problem, (n, m, k))
-    (B,) = layer(F.reshape(-1, n, m), Y.reshape(-1, n, k), lam.reshape(-1), solver_args=SOLVER_ARGS)
-    B = B.reshape(*batch, m, k)
+    check_values(**dict(zip(problem.param_names, params, strict=True)))
+    problem.validate(*params)
+    batch = first.shape[:-2]
+    layer = _layer(problem, problem.cvxpy_sizes(*params))
+    arguments = [a.reshape(-1, *a.shape[len(batch) :]) for a in problem.cvxpy_arguments(*params)]
+    differentiate = torch.is_grad_enabled() and any(a.requires_grad for a in arguments)
+    # cvxpylayers hands the same arguments to diffcp's solve-only path, which rejects "mode".
+    args = SOLVER_ARGS if differentiate else {k: v for k, v in SOLVER_ARGS.items() if k != "mode"}
+    (solution,) = layer(*arguments, solver_args=args)
+    solution = solution.reshape(*batch, *solution.shape[1:])
+    # A zero-step proximal map projects the conic solver's slightly infeasible answer onto the
+    # domain of the nonsmooth term (the simplex for the SVM dual; identity for the regressions).
+    zero = torch.zeros(batch, dtype=first.dtype)
+    solution = problem.prox(solution, zero, *params)
     with torch.no_grad():
-        gap = problem.relative_gap(B, F, Y, lam)
+        gap = problem.relative_gap(solution, *params)
     n_iter = torch.zeros(batch, dtype=torch.int64)
-    return B, gap, n_iter, gap <= tol
+    return solution, gap, n_iter, gap <= tol

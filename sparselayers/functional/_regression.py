@@ -5,8 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from sparselayers import _validation as check
-from sparselayers.backward.implicit import implicit_solve
-from sparselayers.backward.reference import reference_solve
+from sparselayers.functional._dispatch import solve
 from sparselayers.solution import RegressionSolution
 from sparselayers.solvers.apg import SolverOptions
 from sparselayers.solvers.direct import ClosedFormSolver, IterativeSolver
@@ -33,16 +32,14 @@ def solve_regression(
     warm = None
     if warm_start is not None:
         warm = _warm_start(warm_start, F, Y, vector)
-    params = (F, Y, lam_t)
-    if backward == "implicit":
-        solver = ClosedFormSolver(options) if closed_form else IterativeSolver(options)
-        B, gap, n_iter, converged = implicit_solve(problem, solver, params, warm)
-    elif backward == "unroll":
-        B, gap, n_iter, converged = IterativeSolver(options, differentiable=True)(
-            problem, params, warm
-        )
-    else:
-        B, gap, n_iter, converged = reference_solve(problem, params, options.tol)
+    B, gap, n_iter, converged = solve(
+        problem,
+        (F, Y, lam_t),
+        backward=backward,
+        options=options,
+        warm_start=warm,
+        forward=ClosedFormSolver(options) if closed_form else IterativeSolver(options),
+    )
     weights = B[..., 0] if vector else B.mT
     return RegressionSolution(weights=weights, gap=gap, n_iter=n_iter, converged=converged)
 

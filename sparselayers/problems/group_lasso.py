@@ -33,8 +33,28 @@ class GroupLasso:
     """Stateless description of the group-Lasso problem (see the module docstring)."""
 
     name = "group_lasso"
+    param_names = ("features", "targets", "lam")
+
+    @staticmethod
+    def initial(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        """Starting point of the iterative solver: ``B = 0``, ``(..., m, k)``."""
+        return F.new_zeros(*F.shape[:-2], F.shape[-1], Y.shape[-1])
 
     # -- scale ------------------------------------------------------------------------------
+    @staticmethod
+    def can_polish(*params: Tensor) -> bool:
+        """Newton steps on the support are cheap here (one m k x m k system per task)."""
+        return True
+
+    @staticmethod
+    def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
+        """Nothing beyond the NaN/Inf and sign checks every solver runs."""
+
+    @classmethod
+    def project(cls, B: Tensor, v: Tensor) -> Tensor:
+        """Restriction of ``v`` to the support of ``B`` (its tangent space)."""
+        return cls.active(B) * v
+
     @staticmethod
     def lambda_max(F: Tensor, Y: Tensor) -> Tensor:
         """Smallest ``lam`` with ``B = 0``: ``max_j ||F[:, j]^T Y||_2 / n``, shape ``(...)``."""
@@ -51,7 +71,7 @@ class GroupLasso:
         return quadratic.gradient(B, F, Y)
 
     @staticmethod
-    def prox(V: Tensor, step: Tensor, lam: Tensor) -> Tensor:
+    def prox(V: Tensor, step: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
         """Proximal step of ``step * lam * sum_j ||.||``; ``step`` and ``lam`` are ``(...)``."""
         return block_soft_threshold(V, (step * lam).unsqueeze(-1))
 
@@ -126,6 +146,14 @@ class GroupLasso:
         return mask.unsqueeze(-1) * H * mask.unsqueeze(-2) + eye * (1 - mask).unsqueeze(-1)
 
     # -- reference formulation ---------------------------------------------------------------
+    @staticmethod
+    def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:
+        return (F.shape[-2], F.shape[-1], Y.shape[-1])
+
+    @staticmethod
+    def cvxpy_arguments(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[Tensor, ...]:
+        return (F, Y, lam)
+
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int) -> tuple[cvxpy.Problem, list, list]:
         """The same problem in cvxpy (DPP), with parameters ``[F, Y, lam]`` and variable ``B``."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sparselayers.solvers.polish import newton_step
+from sparselayers.solvers.polish import polish_tasks
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,18 @@ def solve_apg(
 
     Args:
         problem: a problem object (``sparselayers.problems``).
-        params: ``(F, Y, lam)`` with ``F (..., n, m)``, ``Y (..., n, k)``, ``lam (...)``.
+        params: the problem's parameters, e.g. ``(F, Y, lam)`` with ``F (..., n, m)``,
+            ``Y (..., n, k)``, ``lam (...)``; the first has two trailing (non-task) dims.
         options: stopping rule.
-        warm_start: optional ``B0 (..., m, k)``.
+        warm_start: optional starting point (default ``problem.initial(*params)``).
         differentiable: keep the autograd graph of the iterations (the ``"unroll"`` backward);
             the support polish is then skipped so that gradients are those of the iterations.
 
     Returns:
-        ``B (..., m, k)``, relative gap ``(...)``, iterations ``(...)`` int64, converged ``(...)``.
+        the solution (e.g. ``B (..., m, k)``), relative gap ``(...)``, iterations ``(...)``
+        int64, converged ``(...)``.
     """
-    batch = params[2].shape
+    batch = params[0].shape[:-2]
     flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
     warm = None if warm_start is None else warm_start.reshape(-1, *warm_start.shape[len(batch) :])
     B, gap, n_iter, done = _fista(problem, flat, options, warm, differentiable)
@@ -92,14 +94,12 @@ def solve_apg(
 
 def _fista(problem, params, options, warm_start, differentiable):
     """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`."""
-    F, Y, lam = params[:3]
-    T, m, k = lam.shape[0], F.shape[-1], Y.shape[-1]
-    X = torch.zeros(T, m, k, dtype=F.dtype, device=F.device)
-    if warm_start is not None:
-        X = X + warm_start.detach()
+    F = params[0]
+    T = F.shape[0]
+    X = problem.initial(*params) if warm_start is None else warm_start.detach()
     with torch.no_grad():
         step = (1 / problem.lipschitz(*params)).detach()
-    polish = options.polish_steps > 0 and not differentiable
+    polish = options.polish_steps > 0 and not differentiable and problem.can_polish(*params)
     Z = X
     t = torch.ones(T, dtype=F.dtype, device=F.device)
     done = torch.zeros(T, dtype=torch.bool, device=F.device)
@@ -109,7 +109,7 @@ def _fista(problem, params, options, warm_start, differentiable):
     for it in range(options.max_iter + 1):
         if it > 0:
             gradient = problem.smooth_gradient(Z, *params)
-            X_new = problem.prox(Z - step[:, None, None] * gradient, step, lam)
+            X_new = problem.prox(Z - step[:, None, None] * gradient, step, *params)
             with torch.no_grad():
                 restart = ((Z - X_new) * (X_new - X)).sum((-2, -1)) > 0
                 t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2
@@ -135,7 +135,7 @@ def _fista(problem, params, options, warm_start, differentiable):
                     else ((current == support).all(-1).all(-1))
                 )
                 selected = ~done & (settled | (gap <= options.tol))
-                X, gap, accepted = _polish(problem, X, gap, params, selected, options)
+                X, gap, accepted = polish_tasks(problem, X, gap, params, selected, options)
                 Z = torch.where(accepted[:, None, None], X, Z)
                 t = torch.where(accepted, torch.ones_like(t), t)
                 support = problem.active(X) > 0
@@ -145,37 +145,3 @@ def _fista(problem, params, options, warm_start, differentiable):
             if bool(done.all()):
                 break
     return X, gap.detach(), n_iter, done
-
-
-def _polish(problem, X, gap, params, selected, options):
-    """Newton steps on the support for the ``selected`` tasks.
-
-    A candidate replaces the iterate only if it meets the tolerance: on the right support it
-    is the solution to working precision, and on a wrong one (a feature about to leave or
-    enter) it is discarded, so FISTA is never pulled back to a point it had left (accepting
-    mere improvements of the gap can make FISTA and the polish cycle).
-    Returns ``X``, ``gap`` and the mask of tasks whose iterate was replaced.
-    """
-    accepted = torch.zeros_like(selected)
-    index = selected.nonzero().squeeze(-1)
-    if index.numel() == 0:
-        return X, gap, accepted
-    sub = tuple(p[index] for p in params)
-    B, B_gap = X[index], gap[index]
-    best, best_gap = B, B_gap
-    taken = torch.zeros_like(B_gap, dtype=torch.bool)
-    for _ in range(options.polish_steps):
-        candidate = newton_step(problem, B, sub)
-        candidate_gap = problem.relative_gap(candidate, *sub)
-        good = candidate_gap <= options.tol
-        best = torch.where(good[:, None, None], candidate, best)
-        best_gap = torch.where(good, candidate_gap, best_gap)
-        taken = taken | good
-        # Further Newton steps only where the gap still falls and the tolerance is not met.
-        improving = (candidate_gap < B_gap) & ~taken
-        B = torch.where(improving[:, None, None], candidate, B)
-        B_gap = torch.where(improving, candidate_gap, B_gap)
-        if not bool(improving.any()):
-            break
-    accepted[index] = taken
-    return X.index_copy(0, index, best), gap.index_copy(0, index, best_gap), accepted

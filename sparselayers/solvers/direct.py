@@ -1,4 +1,5 @@
-"""Solver callables used by the functional forms (an iterative one and a closed-form one)."""
+"""Solver callables used by the functional forms: ``solver(problem, params, warm_start)``
+returns ``(solution, gap, n_iter, converged)`` after checking the parameters' values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from torch import Tensor
 
 from sparselayers._validation import check_values
 from sparselayers.solvers.apg import SolverOptions, solve_apg
+from sparselayers.solvers.sample_bcd import solve_sample_bcd
 
 Result = tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -22,8 +24,8 @@ class IterativeSolver:
     differentiable: bool = False
 
     def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
-        F, Y, lam = params
-        check_values(features=F, targets=Y, lam=lam)
+        check_values(**dict(zip(problem.param_names, params, strict=True)))
+        problem.validate(*params)
         if self.differentiable:
             return solve_apg(problem, params, self.options, warm_start, differentiable=True)
         with torch.no_grad():
@@ -37,10 +39,23 @@ class ClosedFormSolver:
     options: SolverOptions
 
     def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
-        F, Y, lam = params
-        check_values(features=F, targets=Y, lam=lam)
+        check_values(**dict(zip(problem.param_names, params, strict=True)))
+        problem.validate(*params)
         B = problem.solve(*params)
         with torch.no_grad():
             gap = problem.relative_gap(B, *params)
-        n_iter = torch.zeros(lam.shape, dtype=torch.int64, device=F.device)
+        n_iter = torch.zeros(gap.shape, dtype=torch.int64, device=gap.device)
         return B, gap, n_iter, gap <= self.options.tol
+
+
+@dataclass(frozen=True)
+class SampleBCDSolver:
+    """Block coordinate descent over samples (the SVM duals), without autograd."""
+
+    options: SolverOptions
+
+    def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
+        check_values(**dict(zip(problem.param_names, params, strict=True)))
+        problem.validate(*params)
+        with torch.no_grad():
+            return solve_sample_bcd(problem, params, self.options, warm_start)

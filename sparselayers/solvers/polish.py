@@ -27,3 +27,37 @@ def newton_step(problem, B: Tensor, params: tuple[Tensor, ...]) -> Tensor:
     g = problem.stationarity(B, *params).reshape(flat)
     delta, ok = solve_on_support_checked(H, mask, g)
     return torch.where(ok[..., None, None], B - delta.reshape(B.shape), B)
+
+
+def polish_tasks(problem, X: Tensor, gap: Tensor, params, selected: Tensor, options):
+    """Newton steps on the support for the ``selected`` tasks.
+
+    A candidate replaces the iterate only if it meets the tolerance: on the right support it
+    is the solution to working precision, and on a wrong one (a feature about to leave or
+    enter) it is discarded, so FISTA is never pulled back to a point it had left (accepting
+    mere improvements of the gap can make FISTA and the polish cycle).
+    Returns ``X``, ``gap`` and the mask of tasks whose iterate was replaced.
+    """
+    accepted = torch.zeros_like(selected)
+    index = selected.nonzero().squeeze(-1)
+    if index.numel() == 0:
+        return X, gap, accepted
+    sub = tuple(p[index] for p in params)
+    B, B_gap = X[index], gap[index]
+    best, best_gap = B, B_gap
+    taken = torch.zeros_like(B_gap, dtype=torch.bool)
+    for _ in range(options.polish_steps):
+        candidate = newton_step(problem, B, sub)
+        candidate_gap = problem.relative_gap(candidate, *sub)
+        good = candidate_gap <= options.tol
+        best = torch.where(good[:, None, None], candidate, best)
+        best_gap = torch.where(good, candidate_gap, best_gap)
+        taken = taken | good
+        # Further Newton steps only where the gap still falls and the tolerance is not met.
+        improving = (candidate_gap < B_gap) & ~taken
+        B = torch.where(improving[:, None, None], candidate, B)
+        B_gap = torch.where(improving, candidate_gap, B_gap)
+        if not bool(improving.any()):
+            break
+    accepted[index] = taken
+    return X.index_copy(0, index, best), gap.index_copy(0, index, best_gap), accepted

@@ -1,0 +1,193 @@
+"""The group-lasso multiclass SVM head: solutions, gradients, sparsity, functorch, errors."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import torch
+from sklearn.svm import LinearSVC
+from torch.autograd import gradcheck
+from torch.func import vmap
+
+import sparselayers as sl
+from sparselayers.problems.svm_dual import primal_weights
+
+
+def svm_problem(tasks=(2,), n=12, m=6, k=3, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(k).repeat(n // k + 1)[:n].expand(*tasks, n).contiguous()
+    centers = torch.randn(*tasks, k, m, generator=g, dtype=dtype)
+    F = centers.gather(-2, labels[..., None].expand(*tasks, n, m))
+    F = F + 1.5 * torch.randn(*tasks, n, m, generator=g, dtype=dtype)
+    return F, labels
+
+
+def primal_objective(W, F, labels, lam1, lam2):
+    S = F @ W.T
+    Y = np.eye(W.shape[0])[labels]
+    hinge = (S + 1 - Y).max(1) - (S * Y).sum(1)
+    return hinge.sum() + lam1 * np.linalg.norm(W, axis=0).sum() + lam2 / 2 * (W**2).sum()
+
+
+@pytest.mark.parametrize("n,m", [(12, 6), (15, 40)])
+def test_lam1_zero_equals_sklearn_crammer_singer(n, m):
+    F, labels = svm_problem(tasks=(3,), n=n, m=m)
+    sol = sl.functional.group_lasso_svm_dual(F, labels, 0.0, 0.5, num_classes=3, tol=1e-12)
+    assert bool(sol.converged.all())
+    for t in range(3):
+        svc = LinearSVC(
+            multi_class="crammer_singer", C=2.0, fit_intercept=False, tol=1e-12, max_iter=10**6
+        ).fit(F[t].numpy(), labels[t].numpy())
+        reference = svc.coef_
+        assert np.linalg.norm(sol.weights[t].numpy() - reference) <= 1e-5 * np.linalg.norm(
+            reference
+        )
+
+
+@pytest.mark.parametrize("lam1", [0.5, 3.0])
+def test_lam1_positive_equals_cvxpy_primal(lam1):
+    F, labels = svm_problem(tasks=(2,), n=12, m=8)
+    lam2 = 1.0
+    sol = sl.functional.group_lasso_svm_dual(F, labels, lam1, lam2, num_classes=3, tol=1e-12)
+    assert bool(sol.converged.all())
+    for t in range(2):
+        W = cp.Variable((3, 8))
+        Fn, y = F[t].numpy(), labels[t].numpy()
+        S = Fn @ W.T
+        Y = np.eye(3)[y]
+        hinge = cp.sum(cp.max(S + 1 - Y, axis=1) - cp.sum(cp.multiply(S, Y), axis=1))
+        penalty = lam1 * cp.sum(cp.norm(W, 2, axis=0)) + lam2 / 2 * cp.sum_squares(W)
+        problem = cp.Problem(cp.Minimize(hinge + penalty))
+        problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10)
+        ours = sol.weights[t].numpy()
+        assert primal_objective(ours, Fn, y, lam1, lam2) <= problem.value + 1e-7
+        assert np.linalg.norm(ours - W.value) <= 1e-4 * max(np.linalg.norm(W.value), 1.0)
+
+
+def test_dual_is_on_the_simplex_and_links_to_the_primal():
+    F, labels = svm_problem(tasks=(4,), n=15, m=10)
+    sol = sl.functional.group_lasso_svm_dual(F, labels, 0.3, 0.7, num_classes=3, tol=1e-10)
+    assert bool((sol.dual >= 0).all())
+    torch.testing.assert_close(sol.dual.sum(-1), torch.ones(4, 15, dtype=torch.float64))
+    Y = torch.nn.functional.one_hot(labels, 3).double()
+    lam = torch.full((4,), 0.3, dtype=torch.float64)
+    torch.testing.assert_close(sol.weights, primal_weights(sol.dual, F, Y, lam, lam + 0.4))
+    assert bool((sol.gap <= 1e-10).all())
+    # The gap shrinks as the tolerance is tightened.
+    loose = sl.functional.group_lasso_svm_dual(F, labels, 0.3, 0.7, num_classes=3, tol=1e-2)
+    assert bool((loose.gap <= 1e-2).all())
+
+
+def test_sparsity_grows_with_lam1_and_zero_columns_get_finite_gradients():
+    F, labels = svm_problem(tasks=(), n=15, m=20, seed=3)
+    sparsities = []
+    for lam1 in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0):
+        Ft = F.clone().requires_grad_(True)
+        sol = sl.functional.group_lasso_svm_dual(Ft, labels, lam1, 1.0, num_classes=3)
+        sparsities.append(float(sol.column_sparsity))
+        sol.weights.pow(2).sum().backward()
+        assert bool(torch.isfinite(Ft.grad).all())
+    assert sparsities == sorted(sparsities) and sparsities[0] == 0.0 and sparsities[-1] > 0.5
+
+
+@pytest.mark.parametrize("lam1", [0.0, 0.8])
+@pytest.mark.parametrize("mode", ["implicit", "unroll"])
+def test_gradcheck(lam1, mode):
+    F, labels = svm_problem(tasks=(), n=9, m=4, seed=1)
+    F.requires_grad_(True)
+    lam2 = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+
+    def head(F, lam2):
+        return sl.functional.group_lasso_svm_dual(
+            F, labels, lam1, lam2, num_classes=3, backward=mode, tol=1e-13, max_iter=100_000
+        ).weights
+
+    assert gradcheck(head, (F, lam2), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_modes_agree_on_query_logits():
+    F, labels = svm_problem(tasks=(2,), n=9, m=5, seed=2)
+    queries = torch.randn(2, 7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    G = torch.randn(2, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for lam1 in (0.0, 0.7):
+        grads = {}
+        for mode in ("implicit", "unroll", "cvxpy"):
+            Ft = F.clone().requires_grad_(True)
+            l1 = torch.tensor(lam1, dtype=torch.float64, requires_grad=True)
+            W = sl.functional.group_lasso_svm_dual(
+                Ft, labels, l1, 1.0, num_classes=3, backward=mode, tol=1e-12, max_iter=100_000
+            ).weights
+            ((queries @ W.mT) * G).sum().backward()
+            grads[mode] = (Ft.grad, l1.grad)
+        for mode in ("unroll", "cvxpy"):
+            for ours, other in zip(grads["implicit"], grads[mode], strict=True):
+                assert float((ours - other).norm()) <= 1e-6 * max(float(other.norm()), 1.0)
+
+        # Central finite differences of the query logits in one support feature.
+        def loss(s, lam1=lam1):
+            E = torch.zeros_like(F)
+            E[0, 3, 2] = s
+            W = sl.functional.group_lasso_svm_dual(
+                F + E, labels, lam1, 1.0, num_classes=3, tol=1e-13
+            ).weights
+            return float(((queries @ W.mT) * G).sum())
+
+        numeric = (loss(1e-6) - loss(-1e-6)) / 2e-6
+        assert float(grads["implicit"][0][0, 3, 2]) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("lam1", [0.0, 0.5])
+def test_vmap_equals_batched_call(lam1):
+    F, labels = svm_problem(tasks=(3,), n=9, m=5)
+
+    def head(F, labels):
+        return sl.functional.group_lasso_svm_dual(F, labels, lam1, 1.0, num_classes=3).weights
+
+    torch.testing.assert_close(vmap(head)(F, labels), head(F, labels))
+
+
+def test_batch_shapes_and_float32():
+    F, labels = svm_problem(tasks=(2, 3), n=9, m=5, dtype=torch.float32)
+    head = sl.GroupLassoMulticlassSVMDual(0.2, 1.0, num_classes=3, tol=1e-5)
+    sol = head.solve(F, labels)
+    assert sol.weights.shape == (2, 3, 3, 5) and sol.weights.dtype == torch.float32
+    assert sol.dual.shape == (2, 3, 9, 3) and sol.column_sparsity.shape == (2, 3)
+    assert bool(sol.converged.all())
+    reference = sl.functional.group_lasso_svm_dual(
+        F.double(), labels, 0.2, 1.0, num_classes=3, tol=1e-12
+    )
+    torch.testing.assert_close(sol.weights.double(), reference.weights, rtol=1e-3, atol=1e-4)
+
+
+F0, L0 = svm_problem()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(labels=L0.double()), "labels must be an integer tensor"),
+        (dict(labels=L0 + 3), r"labels must be integers in \[0, num_classes\)"),
+        (dict(labels=L0 - 1), r"labels must be integers in \[0, num_classes\)"),
+        (dict(labels=L0[..., :5]), r"labels must have shape \(\.\.\., n\)"),
+        (dict(num_classes=1), "num_classes must be an int >= 2"),
+        (dict(lam2=0.0), "lam2 must be positive"),
+        (dict(lam2=torch.zeros(2, dtype=torch.float64)), "lam2 must be positive"),
+        (dict(lam1=-1.0), "lam1 must be finite and non-negative"),
+        (dict(lam1=torch.tensor(0.1)), "lam1 has dtype torch.float32"),
+        (dict(features=F0.clone().fill_(float("nan"))), "features contains NaN or Inf"),
+        (dict(backward="qp"), "backward must be one of"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    arguments = dict(features=F0, labels=L0, lam1=0.1, lam2=1.0, num_classes=3)
+    arguments.update(kwargs)
+    features, labels = arguments.pop("features"), arguments.pop("labels")
+    lam1, lam2 = arguments.pop("lam1"), arguments.pop("lam2")
+    with pytest.raises(ValueError, match=match):
+        sl.functional.group_lasso_svm_dual(features, labels, lam1, lam2, **arguments)
+
+
+def test_module_validates_at_construction():
+    with pytest.raises(ValueError, match="num_classes"):
+        sl.GroupLassoMulticlassSVMDual(0.1, 1.0, num_classes=1)
+    with pytest.raises(ValueError, match="lam2 must be positive"):
+        sl.GroupLassoMulticlassSVMDual(0.1, 0.0, num_classes=3)
