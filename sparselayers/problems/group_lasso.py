@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.ops.prox import block_soft_threshold, group_norm
+from sparselayers.ops.structured import block_diagonal
 from sparselayers.problems import quadratic
 
 if TYPE_CHECKING:
@@ -136,11 +137,7 @@ class GroupLasso:
         eye_k = torch.eye(k, dtype=B.dtype, device=B.device)
         curvature = (eye_k - u.unsqueeze(-1) * u.unsqueeze(-2)) / safe[..., None, None]
         curvature = curvature * (lam[..., None] * on)[..., None, None]  # (..., m, k, k)
-        eye_m = torch.eye(m, dtype=B.dtype, device=B.device)
-        block = (eye_m[:, None, :, None] * curvature.unsqueeze(-2)).reshape(
-            *B.shape[:-2], m * k, m * k
-        )
-        H = quadratic.hessian(F, k) + block
+        H = quadratic.hessian(F, k) + block_diagonal(curvature)
         mask = cls.active(B).reshape(*B.shape[:-2], m * k)
         eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
         return mask.unsqueeze(-1) * H * mask.unsqueeze(-2) + eye * (1 - mask).unsqueeze(-1)

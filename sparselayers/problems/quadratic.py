@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers.ops.structured import kron_identity
+
 
 def times(F: Tensor, B: Tensor) -> Tensor:
     """``F @ B`` for ``F (..., n, m)``, ``B (..., m, k)``.
@@ -49,10 +51,7 @@ def gram(F: Tensor) -> Tensor:
 
 def hessian(F: Tensor, k: int) -> Tensor:
     """Hessian of ``f`` in the row-major flattening of ``B``: ``G ⊗ I_k``, ``(..., mk, mk)``."""
-    G = gram(F)
-    m = G.shape[-1]
-    eye = torch.eye(k, dtype=F.dtype, device=F.device)
-    return (G[..., :, None, :, None] * eye[:, None, :]).reshape(*G.shape[:-2], m * k, m * k)
+    return kron_identity(gram(F), k)
 
 
 def lipschitz(F: Tensor) -> Tensor:

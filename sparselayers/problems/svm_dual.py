@@ -37,6 +37,7 @@ from torch import Tensor
 
 from sparselayers.ops.prox import block_soft_threshold, group_norm
 from sparselayers.ops.simplex import project_simplex
+from sparselayers.ops.structured import block_diagonal, kron_identity
 
 # -- shared formulas --------------------------------------------------------------------------
 
@@ -74,22 +75,15 @@ def project_tangent(L: Tensor, v: Tensor) -> Tensor:
 
 def _reduce(L: Tensor, H: Tensor) -> Tensor:
     """``P H P + (I - P)`` for the face projector ``P`` of ``Λ``, all ``(..., nk, nk)``."""
-    n, k = L.shape[-2:]
+    k = L.shape[-1]
     mask = face_mask(L)
     count = mask.sum(-1, keepdim=True).clamp_min(1)
     eye_k = torch.eye(k, dtype=L.dtype, device=L.device)
-    block = mask.unsqueeze(-1) * eye_k - mask.unsqueeze(-1) * mask.unsqueeze(-2) / count[..., None]
-    eye_n = torch.eye(n, dtype=L.dtype, device=L.device)
-    P = (eye_n[:, None, :, None] * block.unsqueeze(-2)).reshape(*L.shape[:-2], n * k, n * k)
-    eye = torch.eye(n * k, dtype=L.dtype, device=L.device)
+    P = block_diagonal(
+        mask.unsqueeze(-1) * eye_k - mask.unsqueeze(-1) * mask.unsqueeze(-2) / count[..., None]
+    )
+    eye = torch.eye(P.shape[-1], dtype=L.dtype, device=L.device)
     return P @ H @ P + eye - P
-
-
-def _kron_identity(M: Tensor, k: int) -> Tensor:
-    """``M ⊗ I_k`` for ``M (..., n, n)``, in the row-major flattening of ``(n, k)``."""
-    n = M.shape[-1]
-    eye = torch.eye(k, dtype=M.dtype, device=M.device)
-    return (M[..., :, None, :, None] * eye[:, None, :]).reshape(*M.shape[:-2], n * k, n * k)
 
 
 def _validate_labels(Y: Tensor) -> None:
@@ -210,7 +204,7 @@ class GroupLassoSVMDual:
         c = torch.where(on, 1 - lam1_ / safe, torch.zeros_like(norm))
         d = torch.where(on, lam1_ / safe, torch.zeros_like(norm))
         u = V / safe.unsqueeze(-1)
-        H = _kron_identity((F * c.unsqueeze(-2)) @ F.mT, k)
+        H = kron_identity((F * c.unsqueeze(-2)) @ F.mT, k)
         U = (F.unsqueeze(-1) * (u * d.sqrt().unsqueeze(-1)).unsqueeze(-3)).transpose(-1, -2)
         U = U.reshape(*F.shape[:-2], n * k, F.shape[-1])  # row (i, a): F_ij sqrt(d_j) u_ja
         H = (H + U @ U.mT) / lam2[..., None, None]
@@ -323,7 +317,7 @@ class CrammerSingerKernelDual:
     @staticmethod
     def reduced_hessian(L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         """``P (K ⊗ I_k / lam2) P + I - P``, ``(..., nk, nk)``."""
-        return _reduce(L, _kron_identity(K / lam2[..., None, None], L.shape[-1]))
+        return _reduce(L, kron_identity(K / lam2[..., None, None], L.shape[-1]))
 
 
 GROUP_LASSO_SVM = GroupLassoSVMDual()
