@@ -10,7 +10,7 @@ from sparselayers.functional._dispatch import solve
 from sparselayers.problems.svm_dual import CRAMMER_SINGER, GROUP_LASSO_SVM, primal_weights
 from sparselayers.solution import SVMSolution
 from sparselayers.solvers.apg import SolverOptions
-from sparselayers.solvers.direct import IterativeSolver, SampleBCDSolver
+from sparselayers.solvers.direct import AcceleratedThenCoordinateSolver, IterativeSolver
 
 
 def group_lasso_svm_dual(
@@ -77,14 +77,14 @@ def group_lasso_svm_dual(
         warm = warm_start.expand(Y.shape)
     options = SolverOptions(tol=tol, max_iter=max_iter)
     kernel_form = not isinstance(lam1, Tensor) and lam1 == 0 and backward != "cvxpy"
-    # Forward solvers, chosen on measurements (see solvers/sample_bcd.py): in kernel form, block
-    # coordinate descent over samples (tens of epochs on ReLU features where projected gradient
-    # needs thousands of iterations); in feature form (lam1 > 0), accelerated projected gradient
-    # (on small well-conditioned tasks 250 iterations where coordinate descent needed 3,000
-    # epochs, because the per-row curvature bound is loose when groups sit at the threshold).
+    # Forward solvers, chosen on measurements (see solvers/direct.py, solvers/sample_bcd.py): in
+    # kernel form, accelerated projected gradient then, for tasks it leaves unfinished, block
+    # coordinate descent over samples; in feature form (lam1 > 0), accelerated projected
+    # gradient (on small well-conditioned tasks 250 iterations where coordinate descent needed
+    # 3,000 epochs, because the per-row curvature bound is loose near the threshold).
     if kernel_form:
         problem, params = CRAMMER_SINGER, (F @ F.mT, Y, lam2_t)
-        forward = SampleBCDSolver(options)
+        forward = AcceleratedThenCoordinateSolver(options)
     else:
         problem, params = GROUP_LASSO_SVM, (F, Y, lam1_t, lam2_t)
         forward = IterativeSolver(options)

@@ -44,6 +44,11 @@ class Ridge:
         return v
 
     @staticmethod
+    def restrict(B: Tensor, *params: Tensor):
+        """Every coordinate is active: the restriction is the problem itself."""
+        return B, params, lambda solution: solution
+
+    @staticmethod
     def lambda_max(F: Tensor, Y: Tensor) -> Tensor:
         """The paper's scale for a relative ``lam``: ``||F||_F^2 / n``, shape ``(...)``."""
         return (F * F).sum((-2, -1)) / F.shape[-2]

@@ -183,6 +183,11 @@ class GroupLassoSVMDual:
     active = staticmethod(face_mask)
     project = staticmethod(project_tangent)
 
+    @staticmethod
+    def restrict(L: Tensor, *params: Tensor):
+        """The dual has no cheaper restriction: returns the problem itself."""
+        return L, params, lambda solution: solution
+
     @classmethod
     def stationarity(cls, L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         return project_tangent(L, cls.smooth_gradient(L, F, Y, lam1, lam2))
@@ -309,6 +314,11 @@ class CrammerSingerKernelDual:
 
     active = staticmethod(face_mask)
     project = staticmethod(project_tangent)
+
+    @staticmethod
+    def restrict(L: Tensor, *params: Tensor):
+        """The dual has no cheaper restriction: returns the problem itself."""
+        return L, params, lambda solution: solution
 
     @classmethod
     def stationarity(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:

@@ -56,6 +56,7 @@ def solve_apg(
     warm_start: Tensor | None = None,
     *,
     differentiable: bool = False,
+    warn: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Minimize ``smooth + prox-able`` per task with FISTA and adaptive restart.
 
@@ -67,6 +68,8 @@ def solve_apg(
         warm_start: optional starting point (default ``problem.initial(*params)``).
         differentiable: keep the autograd graph of the iterations (the ``"unroll"`` backward);
             the support polish is then skipped so that gradients are those of the iterations.
+        warn: warn when ``max_iter`` is reached before ``tol`` (off when another solver takes
+            over, see ``solvers/direct.py``).
 
     Returns:
         the solution (e.g. ``B (..., m, k)``), relative gap ``(...)``, iterations ``(...)``
@@ -76,7 +79,7 @@ def solve_apg(
     flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
     warm = None if warm_start is None else warm_start.reshape(-1, *warm_start.shape[len(batch) :])
     B, gap, n_iter, done = _fista(problem, flat, options, warm, differentiable)
-    if not bool(done.all()):
+    if warn and not bool(done.all()):
         warnings.warn(
             f"{problem.name}: {int((~done).sum())} of {done.numel()} tasks did not reach "
             f"tol={options.tol:g} within max_iter={options.max_iter}; largest relative duality "

@@ -21,12 +21,13 @@ def newton_step(problem, B: Tensor, params: tuple[Tensor, ...]) -> Tensor:
     Tasks whose reduced Hessian is singular are returned unchanged; the caller accepts a
     candidate only where its duality gap improves.
     """
-    flat = (*B.shape[:-2], -1)
-    H = problem.reduced_hessian(B, *params)
-    mask = problem.active(B).reshape(flat)
-    g = problem.stationarity(B, *params).reshape(flat)
+    X, sub, expand = problem.restrict(B, *params)
+    flat = (*X.shape[:-2], -1)
+    H = problem.reduced_hessian(X, *sub)
+    mask = problem.active(X).reshape(flat)
+    g = problem.stationarity(X, *sub).reshape(flat)
     delta, ok = solve_on_support_checked(H, mask, g)
-    return torch.where(ok[..., None, None], B - delta.reshape(B.shape), B)
+    return torch.where(ok[..., None, None], expand(X - delta.reshape(X.shape)), B)
 
 
 def polish_tasks(problem, X: Tensor, gap: Tensor, params, selected: Tensor, options):
