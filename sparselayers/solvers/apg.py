@@ -96,18 +96,25 @@ def solve_apg(
 
 
 def _fista(problem, params, options, warm_start, differentiable):
-    """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`."""
+    """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`.
+
+    A task leaves the batch as soon as it meets the tolerance: its result is written to the
+    outputs and the iterations go on with the unfinished tasks only, so the cost follows them
+    rather than the whole batch until the slowest task is done.
+    """
     F = params[0]
     T = F.shape[0]
     X = problem.initial(*params) if warm_start is None else warm_start.detach()
     with torch.no_grad():
         step = (1 / problem.lipschitz(*params)).detach()
     polish = options.polish_steps > 0 and not differentiable and problem.can_polish(*params)
+    out_X = X
+    out_gap = torch.full((T,), math.inf, dtype=F.dtype, device=F.device)
+    out_iter = torch.full((T,), options.max_iter, dtype=torch.int64, device=F.device)
+    out_done = torch.zeros(T, dtype=torch.bool, device=F.device)
+    live = torch.arange(T, device=F.device)
     Z = X
     t = torch.ones(T, dtype=F.dtype, device=F.device)
-    done = torch.zeros(T, dtype=torch.bool, device=F.device)
-    n_iter = torch.full((T,), options.max_iter, dtype=torch.int64, device=F.device)
-    gap = torch.full((T,), math.inf, dtype=F.dtype, device=F.device)
     support = None
     for it in range(options.max_iter + 1):
         if it > 0:
@@ -118,11 +125,10 @@ def _fista(problem, params, options, warm_start, differentiable):
                 t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2
                 beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_next)
                 t = torch.where(restart, torch.ones_like(t), t_next)
-            Z_new = X_new + beta[:, None, None] * (X_new - X)
-            frozen = done[:, None, None]
-            X = torch.where(frozen, X, X_new)
-            Z = torch.where(frozen, Z, Z_new)
-        if it % options.check_every and it != options.max_iter:
+            Z = X_new + beta[:, None, None] * (X_new - X)
+            X = X_new
+        last = it == options.max_iter
+        if it % options.check_every and not last:
             continue
         if it == 0 and differentiable:
             continue  # at least one step, so that the unrolled output is connected to the inputs
@@ -133,18 +139,28 @@ def _fista(problem, params, options, warm_start, differentiable):
                 # digits then come from the exact solve on the support, not from FISTA.
                 current = problem.active(X) > 0
                 settled = (
-                    torch.zeros_like(done)
+                    torch.zeros_like(gap, dtype=torch.bool)
                     if support is None
-                    else ((current == support).all(-1).all(-1))
+                    else (current == support).all(-1).all(-1)
                 )
-                selected = ~done & (settled | (gap <= options.tol))
+                selected = settled | (gap <= options.tol)
                 X, gap, accepted = polish_tasks(problem, X, gap, params, selected, options)
                 Z = torch.where(accepted[:, None, None], X, Z)
                 t = torch.where(accepted, torch.ones_like(t), t)
                 support = problem.active(X) > 0
-            newly = ~done & (gap <= options.tol)
-            n_iter = torch.where(newly, torch.full_like(n_iter, it), n_iter)
-            done = done | newly
-            if bool(done.all()):
-                break
-    return X, gap.detach(), n_iter, done
+            finished = gap <= options.tol
+            leaving = finished | last
+        if not bool(leaving.any()):
+            continue
+        index = live[leaving]
+        out_X = out_X.index_put((index,), X[leaving])
+        out_gap[index] = gap[leaving]
+        out_iter[index] = torch.where(finished[leaving], it, options.max_iter)
+        out_done[index] = finished[leaving]
+        staying = ~leaving
+        if not bool(staying.any()):
+            break
+        live, X, Z, t, step = live[staying], X[staying], Z[staying], t[staying], step[staying]
+        params = tuple(p[staying] for p in params)
+        support = None if support is None else support[staying]
+    return out_X, out_gap, out_iter, out_done
