@@ -24,6 +24,8 @@ from types import ModuleType
 EXPERIMENTS: dict[str, str] = {
     "sparse-generalization": "harness.experiments.sparse_generalization",
     "render-samples": "harness.experiments.render_samples",
+    "disentanglement": "harness.experiments.disentanglement",
+    "meta-svm": "harness.experiments.meta_svm",
 }
 
 

@@ -61,6 +61,7 @@ def cross_validate(
     targets: torch.Tensor,
     grid: torch.Tensor,
     n_folds: int = 5,
+    refit: Fitter | None = None,
 ) -> CrossValidated:
     """Select λ in ``grid`` by K-fold cross-validation, then refit on all samples.
 
@@ -70,6 +71,8 @@ def cross_validate(
         targets: y (..., n).
         grid: λ values (..., L), one grid per problem (broadcastable to the leading dims).
         n_folds: K.
+        refit: the fitter of the final fit on all samples (default: ``fit``), e.g. the same layer
+            with a tighter tolerance.
 
     Returns:
         `CrossValidated`; ties in validation error go to the earliest λ of the grid.
@@ -98,7 +101,7 @@ def cross_validate(
     cv_mse = errors.mean(-2).mean(-2)  # (..., L)
     best = cv_mse.argmin(-1)
     lam = grid.gather(-1, best.unsqueeze(-1)).squeeze(-1)
-    weights, refit_converged = fit(features, targets, lam)
+    weights, refit_converged = (refit or fit)(features, targets, lam)
     return CrossValidated(
         weights=weights,
         lam=lam,

@@ -38,10 +38,14 @@ class FactorGrid:
 
     def __post_init__(self) -> None:
         if len(self.values) != len(FACTOR_NAMES):
-            raise ValueError(f"values: expected {len(FACTOR_NAMES)} factors, got {len(self.values)}")
+            raise ValueError(
+                f"values: expected {len(FACTOR_NAMES)} factors, got {len(self.values)}"
+            )
         for name, v in zip(FACTOR_NAMES, self.values, strict=True):
             if v.ndim != 1 or v.size == 0 or np.any(np.diff(v) <= 0):
-                raise ValueError(f"values: factor {name!r} must be a non-empty increasing 1-D array")
+                raise ValueError(
+                    f"values: factor {name!r} must be a non-empty increasing 1-D array"
+                )
 
     @property
     def sizes(self) -> tuple[int, ...]:

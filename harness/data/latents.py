@@ -27,6 +27,7 @@ class LatentDistribution:
         noise_seed: seed of the one-off draw of the u_z.
 
     Attributes:
+        offsets: (num_points, 6) float64, the u_z in raw factor units.
         latents: (num_points, 6) float64, z + u_z standardized, in flat grid order.
         probabilities: (num_points,) float64, p_{α,ρ}(z) of each point (sums to 1).
     """
@@ -36,13 +37,19 @@ class LatentDistribution:
             raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must lie in [0, 1), got {rho}")
-        self.grid, self.alpha, self.rho, self.noise_seed = grid, float(alpha), float(rho), noise_seed
+        self.grid, self.alpha, self.rho, self.noise_seed = (
+            grid,
+            float(alpha),
+            float(rho),
+            noise_seed,
+        )
 
         raw = grid.all_values()  # (N, d)
         half_width = torch.as_tensor(alpha * grid.gaps / 2)
         generator = torch.Generator().manual_seed(noise_seed)
         uniform = torch.rand(raw.shape, generator=generator, dtype=torch.float64)
-        noisy = raw + (2 * uniform - 1) * half_width
+        self.offsets = (2 * uniform - 1) * half_width
+        noisy = raw + self.offsets
         std = noisy.std(0, unbiased=False)
         # A factor with a single value (small test grids) has std 0 and is mapped to 0.
         self.latents = (noisy - noisy.mean(0)) / torch.where(std > 0, std, 1.0)

@@ -3,10 +3,11 @@
 The scene mirrors 3D Shapes (Burgess & Kim, 2018): a floor (the plane y = 0), a wall behind the
 object (the plane z = ``wall_distance``) and one object standing on the floor at the origin. The
 six factors (`harness.data.factors`) set the floor, wall and object hues, the object's scale and
-shape (cube, cylinder, sphere, capsule), and the orientation: the azimuth, in degrees, of the
-camera around the vertical axis through the object, as in the real dataset where the whole view
-turns. Turning the camera (not the object) keeps the orientation visible for the shapes that are
-symmetric about the vertical axis: the floor/wall edge tilts and the light falls differently.
+shape (cube, cylinder, sphere, capsule), and the orientation: here the azimuth, in degrees, of
+the camera around the vertical axis through the object. Turning the camera rather than only the
+object is a deliberate choice: it keeps the orientation visible for the three shapes that are
+symmetric about the vertical axis (the floor/wall edge tilts and the light falls differently),
+so that every factor is identifiable from every image.
 
 Every pixel casts a ray (``supersample``² rays per pixel, averaged for anti-aliasing) which is
 intersected analytically with the floor, the wall and the object; the nearest hit is shaded with
@@ -141,7 +142,9 @@ def composite(
     config = config or SceneConfig()
     _check_factors(hues, 3)
     if layers.ndim != 4 or layers.shape[:2] != (hues.shape[0], len(SURFACES)):
-        raise ValueError(f"layers: expected shape ({hues.shape[0]}, 3, H, W), got {tuple(layers.shape)}")
+        raise ValueError(
+            f"layers: expected shape ({hues.shape[0]}, 3, H, W), got {tuple(layers.shape)}"
+        )
     hues = hues.to(device=layers.device, dtype=layers.dtype)
     rgb = torch.stack(
         [
@@ -289,7 +292,11 @@ def _sphere(
 
 
 def _cylinder_side(
-    o: torch.Tensor, d: torch.Tensor, radius: torch.Tensor, y_low: torch.Tensor, y_high: torch.Tensor
+    o: torch.Tensor,
+    d: torch.Tensor,
+    radius: torch.Tensor,
+    y_low: torch.Tensor,
+    y_high: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Side of the vertical cylinder x² + z² = radius², y in [y_low, y_high]."""
     a = d[..., 0] ** 2 + d[..., 2] ** 2
@@ -304,7 +311,9 @@ def _cylinder_side(
     return t, normal
 
 
-def _cube(o: torch.Tensor, d: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cube(
+    o: torch.Tensor, d: torch.Tensor, scale: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Axis-aligned cube of side 0.9·scale standing on the floor (slab method)."""
     a = (0.45 * scale).expand(d.shape[:2])
     zero = torch.zeros_like(a)
@@ -344,7 +353,9 @@ def _sphere_shape(
     return _sphere(o, d, radius, radius)
 
 
-def _capsule(o: torch.Tensor, d: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _capsule(
+    o: torch.Tensor, d: torch.Tensor, scale: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Upright capsule of radius 0.32·scale and total height 1.2·scale."""
     radius = (0.32 * scale).expand(d.shape[:2])
     top = 1.2 * scale.expand(d.shape[:2]) - radius

@@ -80,7 +80,8 @@ class TaskSampler:
     ) -> None:
         if source.grid.sizes != latents.grid.sizes:
             raise ValueError(
-                f"latents: grid sizes {latents.grid.sizes} differ from the source's {source.grid.sizes}"
+                f"latents: grid sizes {latents.grid.sizes} differ from the source's "
+                f"{source.grid.sizes}"
             )
         if num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")

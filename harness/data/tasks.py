@@ -93,7 +93,9 @@ WEIGHT_DISTRIBUTIONS: dict[str, WeightDistribution] = {
 def weight_distribution(name: str) -> WeightDistribution:
     """The weight distribution called ``name`` (a key of `WEIGHT_DISTRIBUTIONS`)."""
     if name not in WEIGHT_DISTRIBUTIONS:
-        raise ValueError(f"weights: unknown distribution {name!r}; choose from {list(WEIGHT_DISTRIBUTIONS)}")
+        raise ValueError(
+            f"weights: unknown distribution {name!r}; choose from {list(WEIGHT_DISTRIBUTIONS)}"
+        )
     return WEIGHT_DISTRIBUTIONS[name]
 
 

@@ -30,7 +30,9 @@ def resolve_path(data_dir: str | Path) -> Path:
     if path.is_dir():
         path = path / FILENAME
     if not path.is_file():
-        raise FileNotFoundError(f"data_dir: no 3D Shapes file at {str(path)!r}; expected {EXPECTED}")
+        raise FileNotFoundError(
+            f"data_dir: no 3D Shapes file at {str(path)!r}; expected {EXPECTED}"
+        )
     return path
 
 
@@ -56,7 +58,9 @@ class ThreeDShapesFile:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as err:
-            raise ValueError(f"data_dir: {str(self.path)!r} is not readable HDF5 ({err}); expected {EXPECTED}") from err
+            raise ValueError(
+                f"data_dir: {str(self.path)!r} is not readable HDF5 ({err}); expected {EXPECTED}"
+            ) from err
         try:
             self._images, labels = self._validated_datasets()
             self.grid, self._row_of_point = _grid_from_labels(labels)
@@ -123,7 +127,8 @@ def _grid_from_labels(labels: np.ndarray) -> tuple[FactorGrid, np.ndarray]:
     if grid.num_points != labels.shape[0] or np.unique(flat).size != labels.shape[0]:
         raise ValueError(
             f"data_dir: 'labels' do not hold each point of a product grid exactly once (grid "
-            f"sizes {grid.sizes}, {grid.num_points} points, {labels.shape[0]} rows); expected {EXPECTED}"
+            f"sizes {grid.sizes}, {grid.num_points} points, {labels.shape[0]} rows); "
+            f"expected {EXPECTED}"
         )
     row_of_point = np.empty(labels.shape[0], dtype=np.int64)
     row_of_point[flat] = np.arange(labels.shape[0])

@@ -41,12 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random samples")
     parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    parser.add_argument(
         "--benchmark-images", type=int, default=1024, help="images per throughput measurement"
     )
 
 
 def run(args: argparse.Namespace) -> None:
     """Render the grids, measure throughput and write figures + results into ``args.out``."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     scene = SceneConfig(supersample=args.supersample)
     source = _source(args.data_dir, scene, device)
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> None:
         "supersample": args.supersample,
         "data_dir": None if args.data_dir is None else str(args.data_dir),
         "seed": args.seed,
+        "threads": torch.get_num_threads(),
     }
     throughput = None
     if args.data_dir is None and args.benchmark_images > 0:

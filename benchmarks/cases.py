@@ -1,0 +1,216 @@
+"""The one registry of benchmark cases, shared by the asv suite and the pytest-benchmark suite.
+
+A :class:`Problem` is a batch of tasks (layer, T, n, m, k, dtype, λ/λ_max); a :class:`Method`
+is one way to solve it (a backward mode of our layer, a baseline, or the matmul floor); a
+:class:`Case` is a method on a problem. Suites group problems:
+
+- ``headline``: the issue-2 setting, group Lasso, T = 64, n = 50, m ∈ {6, 64, 256}, k = 1,
+  float32, λ = 0.1 λ_max, against every baseline;
+- ``variants``: k > 1 (MultiTaskLasso), float64 (adds the cvxpy reference mode), other λ/λ_max;
+- ``ridge``, ``l21``: the other layers, every backward mode;
+- ``sweep-T``, ``sweep-n``, ``sweep-m``: one axis varies, for the log-log scaling plots;
+- ``svm``: the group-lasso SVM head (meta-learning) against MetaOptNet's qpth head.
+
+The sizes come from the active profile (``profiles.py``); the methods that apply to a problem are
+decided here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from benchmarks.profiles import Profile, current_profile
+
+REGRESSION_TOL = 1e-6
+"""Relative duality gap of our regression layers (the library default)."""
+SVM_TOL = 1e-4
+"""Relative duality gap of the SVM head (the issue's setting)."""
+SVM_LAM2 = 10.0
+"""Ridge weight of the SVM head: λ2 = 1 / C with MetaOptNet's C_reg = 0.1."""
+UNROLL_MAX_FEATURES = 256
+"""Largest m on which the unrolled backward is measured in the sweeps (its graph grows as
+iterations × T × m)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A batch of ``T`` tasks of one layer.
+
+    Attributes:
+        layer: ``group_lasso``, ``ridge``, ``l21`` or ``svm``.
+        T: tasks. n: samples per task (support set for the SVM). m: features.
+        k: outputs (classes for the SVM; ``k = 1`` gives vector targets).
+        dtype: ``float32`` or ``float64``.
+        lam: λ / λ_max (for the SVM: λ1 / λ1_max, see ``data.svm_data``).
+    """
+
+    layer: str
+    T: int
+    n: int
+    m: int
+    k: int
+    dtype: str
+    lam: float
+
+    @property
+    def id(self) -> str:
+        """Readable, unique id, e.g. ``group_lasso-T64-n50-m256-k1-float32-lam0.1``."""
+        return f"{self.layer}-T{self.T}-n{self.n}-m{self.m}-k{self.k}-{self.dtype}-lam{self.lam:g}"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of solving a problem.
+
+    Attributes:
+        name: short id used in case ids and asv params.
+        label: what the report prints.
+        role: ``ours``, ``baseline`` or ``floor``.
+        differentiable: has a forward+backward benchmark.
+        per_task: solves only the first ``profile.baseline_tasks`` tasks of a batch (slow
+            per-task solvers); its times are compared per task.
+    """
+
+    name: str
+    label: str
+    role: str
+    differentiable: bool
+    per_task: bool = False
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("sl-implicit", "sparselayers (implicit backward)", "ours", True),
+        Method("sl-unroll", "sparselayers (unrolled backward)", "ours", True),
+        Method("sl-cvxpy", "sparselayers (cvxpy reference backward)", "ours", True, True),
+        Method("sl-autograd", "sparselayers (autograd)", "ours", True),
+        Method("cvxpylayers", "cvxpylayers (default: diffcp lsqr)", "baseline", True, True),
+        Method("cvxpylayers-dense", "cvxpylayers (mode='dense', exact)", "baseline", True, True),
+        Method("sklearn", "scikit-learn Lasso / MultiTaskLasso loop", "baseline", False),
+        Method("qpth", "MetaOptNet Crammer-Singer head (qpth, maxIter=15)", "baseline", True),
+        Method("floor", "floor: one batched matmul F^T Y", "floor", False),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A method on a problem; ``tasks`` is how many of the problem's tasks it solves."""
+
+    problem: Problem
+    method: Method
+    tasks: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.problem.id}-{self.method.name}"
+
+
+def _group_lasso(T: int, n: int, m: int, k: int = 1, dtype: str = "float32", lam: float = 0.1):
+    return Problem("group_lasso", T, n, m, k, dtype, lam)
+
+
+def suites(profile: Profile) -> dict[str, list[Problem]]:
+    """Problems of every suite for ``profile`` (a problem may sit in several suites)."""
+    p = profile
+    mv = p.variant_features
+    T0, n0, m0 = p.sweep_center
+    svm = [
+        Problem("svm", p.svm_tasks, p.svm_ways * shot, m, p.svm_ways, "float32", frac)
+        for shot in p.svm_shots
+        for m in p.svm_features
+        for frac in p.svm_lam1_fracs
+    ]
+    return {
+        "headline": [_group_lasso(p.tasks, p.samples, m) for m in p.features],
+        "variants": [_group_lasso(p.tasks, p.samples, mv, k=k) for k in p.classes]
+        + [_group_lasso(p.tasks, p.samples, mv, dtype="float64")]
+        + [_group_lasso(p.tasks, p.samples, mv, lam=frac) for frac in p.lam_fracs],
+        "ridge": [
+            Problem("ridge", p.tasks, p.samples, mv, 1, dtype, 0.1)
+            for dtype in ("float32", "float64")
+        ],
+        "l21": [Problem("l21", p.tasks, p.samples, mv, max(p.classes), "float32", 0.1)],
+        "sweep-T": [_group_lasso(T, n0, m0) for T in p.sweep_tasks],
+        "sweep-n": [_group_lasso(T0, n, m0) for n in p.sweep_samples],
+        "sweep-m": [_group_lasso(T0, n0, m) for m in p.sweep_features],
+        "svm": svm,
+    }
+
+
+def methods_for(problem: Problem, profile: Profile) -> list[str]:
+    """Names of the methods measured on ``problem`` (the registry's only rule book)."""
+    if problem.layer == "l21":
+        return ["sl-autograd"]
+    if problem.layer == "ridge":
+        extra = ["sl-cvxpy"] if problem.dtype == "float64" else []
+        return ["sl-implicit", "sl-unroll", *extra, "floor"]
+    if problem.layer == "svm":
+        names = ["sl-implicit"]
+        if problem.m == min(profile.svm_features):
+            names.append("sl-unroll")
+        if problem.lam == 0:
+            names.append("qpth")  # MetaOptNet's head has no group-lasso term
+        return [*names, "floor"]
+    names = ["sl-implicit"]
+    if problem.m <= UNROLL_MAX_FEATURES:
+        names.append("sl-unroll")
+    if problem.dtype == "float64":
+        names.append("sl-cvxpy")
+    if problem.m <= profile.cvxpy_max_features:
+        names += ["cvxpylayers", "cvxpylayers-dense"]
+    return [*names, "sklearn", "floor"]
+
+
+def _case(problem: Problem, name: str, profile: Profile) -> Case:
+    method = METHODS[name]
+    tasks = min(problem.T, profile.baseline_tasks) if method.per_task else problem.T
+    return Case(problem, method, tasks)
+
+
+def registry(profile: Profile | None = None) -> dict[str, list[Case]]:
+    """Cases of every suite, in a stable order (of the active profile by default)."""
+    return _registry(profile or current_profile())
+
+
+@lru_cache(maxsize=4)
+def _registry(profile: Profile) -> dict[str, list[Case]]:
+    return {
+        suite: [_case(pb, name, profile) for pb in problems for name in methods_for(pb, profile)]
+        for suite, problems in suites(profile).items()
+    }
+
+
+def all_cases(profile: Profile | None = None, *, differentiable: bool = False) -> list[Case]:
+    """Every case once (problems shared by several suites are not repeated)."""
+    seen: dict[str, Case] = {}
+    for cases in registry(profile).values():
+        for case in cases:
+            if case.method.differentiable or not differentiable:
+                seen.setdefault(case.id, case)
+    return list(seen.values())
+
+
+def family(problem: Problem) -> str:
+    """The asv grid a problem belongs to: ``group_lasso``, ``svm``, or ``other`` (ridge, L21)."""
+    return problem.layer if problem.layer in ("group_lasso", "svm") else "other"
+
+
+def lookup(method: str, problem_id: str) -> Case:
+    """The registered case of this method on this problem; ``NotImplementedError`` (asv's way
+    to skip a parameter combination) when the registry does not pair them."""
+    for case in all_cases():
+        if case.method.name == method and case.problem.id == problem_id:
+            return case
+    raise NotImplementedError(f"{method} is not measured on {problem_id}")
+
+
+def family_axes(name: str, *, differentiable: bool = False) -> list[list[str]]:
+    """``[method names, problem ids]`` of a family: the asv parameter grid (pairs that the
+    registry does not hold are skipped by :func:`lookup`)."""
+    cases = [c for c in all_cases(differentiable=differentiable) if family(c.problem) == name]
+    methods = list(dict.fromkeys(c.method.name for c in cases))
+    problems = list(dict.fromkeys(c.problem.id for c in cases))
+    return [methods, problems]

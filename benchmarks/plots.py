@@ -1,0 +1,58 @@
+"""Log–log plots of time against T, n and m (the scaling sweeps), with the matmul floor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.results_io import Row
+
+# (method, kind, label, style); baselines solving a subset of tasks are drawn per task × T.
+CURVES = [
+    ("sl-implicit", "forward_backward", "ours, fwd + implicit bwd", "o-"),
+    ("sl-implicit", "forward", "ours, forward", "o--"),
+    ("sl-unroll", "forward_backward", "ours, fwd + unrolled bwd", "s-"),
+    ("sklearn", "forward", "scikit-learn loop, forward", "^-"),
+    ("cvxpylayers", "forward_backward", "cvxpylayers (default), fwd+bwd", "v-"),
+    ("floor", "forward", "floor: one batched matmul F^T Y", "k:"),
+]
+AXES = {"T": "tasks T", "n": "samples n", "m": "features m"}
+
+
+def scaling_plot(rows: list[Row], axis: str, title: str, path: Path) -> Path | None:
+    """Plot every curve of :data:`CURVES` over the ``rows`` of one sweep; None if empty."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    drawn = 0
+    for method, kind, label, style in CURVES:
+        points = []
+        for row in rows:
+            if row.method != method or row.status != "ok":
+                continue
+            per_task = row.per_task(kind)
+            if per_task is not None:
+                points.append((getattr(row, axis), per_task * row.T))
+        if len(points) < 2:
+            continue
+        points.sort()
+        if any(r.tasks < r.T for r in rows if r.method == method):
+            label += " (per task × T)"
+        ax.plot(*zip(*points, strict=True), style, label=label, markersize=4)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(AXES[axis])
+    ax.set_ylabel("time for the whole batch (s), min of rounds")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

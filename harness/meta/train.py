@@ -1,0 +1,143 @@
+"""Episodic training of a meta-learner (paper Section 5.2, Problem 7; MetaOptNet's recipe).
+
+Outer loss per step: cross-entropy (with label smoothing) of the head's query logits, averaged
+over the step's episodes. Under DDP each rank takes a contiguous shard of the step's episodes
+(`EpisodeBatch.shard`) and DDP averages gradients, which equals the one-process gradient of the
+same global batch. Episodes are indexed by ``step * episodes_per_batch + i``, so a resumed run
+sees exactly the episodes it would have seen; the checkpoint also holds the RNG state (DropBlock).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as nnf
+from tqdm import tqdm
+
+from harness.checkpoint import load_checkpoint, save_checkpoint
+from harness.data.fewshot import EpisodeSampler
+from harness.distributed import DistContext, all_reduce_mean, unwrap, wrap_ddp
+from harness.meta.evaluate import evaluate
+from harness.meta.heads import HeadConfig, MetaHead
+from harness.meta.model import MetaLearner
+from harness.meta.presets import Preset
+from harness.models.backbones import backbone
+
+
+@dataclass
+class History:
+    """Per-step training loss (mean over the global batch), query accuracy, head sparsity, steps
+    whose inner solver hit its budget, and validation points ``(step, accuracy, sparsity)``."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    sparsity: list[float] = field(default_factory=list)
+    not_converged: list[int] = field(default_factory=list)
+    val: list[tuple[int, float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build_model(preset: Preset, head: HeadConfig, seed: int) -> MetaLearner:
+    """A freshly initialised meta-learner (seeded: identical on every rank)."""
+    torch.manual_seed(seed)
+    return MetaLearner(backbone(preset.backbone), MetaHead(head, preset.way))
+
+
+def train(
+    model: MetaLearner,
+    preset: Preset,
+    train_sampler: EpisodeSampler,
+    val_sampler: EpisodeSampler | None,
+    checkpoint: Path,
+    ctx: DistContext,
+    progress: bool = True,
+    stop_after: int | None = None,
+    log: Callable[[str], None] = print,
+) -> History:
+    """Train ``model`` for ``preset.steps`` steps, resuming from ``checkpoint`` if it exists.
+
+    Args:
+        model: the (unwrapped) meta-learner, modified in place.
+        preset: the recipe.
+        train_sampler, val_sampler: episode samplers (validation optional).
+        checkpoint: file written every ``preset.checkpoint_every`` steps and at the end (rank 0).
+        ctx: the distributed context (`harness.distributed.init_distributed`).
+        progress: show a progress bar on rank 0.
+        stop_after: stop (after checkpointing) once this many steps are done — for tests of
+            resumption; None runs to the end.
+        log: where rank 0 prints validation lines.
+
+    Returns:
+        The history of the whole run (restored from the checkpoint when resuming).
+    """
+    model.to(ctx.device)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=preset.lr,
+        momentum=preset.momentum,
+        nesterov=True,
+        weight_decay=preset.weight_decay,
+    )
+    history, step = History(), 0
+    state = load_checkpoint(checkpoint)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = History(**state["history"])
+        history.val = [tuple(v) for v in history.val]
+        torch.set_rng_state(state["rng"])
+        step = int(state["step"])
+    ddp = wrap_ddp(model, ctx)
+    end = preset.steps if stop_after is None else min(preset.steps, stop_after)
+    bar = tqdm(
+        total=preset.steps, initial=step, disable=not (progress and ctx.is_main), desc="train"
+    )
+    model.train()
+    start_time = time.perf_counter() - history.seconds
+    while step < end:
+        for group in optimizer.param_groups:
+            group["lr"] = preset.lr * preset.lr_factor(step)
+        unwrap(ddp).backbone.set_progress(step / preset.steps)
+        b = preset.episodes_per_batch
+        batch = train_sampler.episodes(step * b, b).shard(ctx.rank, ctx.world_size)
+        out = ddp(batch)
+        loss = nnf.cross_entropy(
+            out.logits.flatten(0, 1),
+            batch.query_labels.flatten().to(ctx.device),
+            label_smoothing=preset.label_smoothing,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        acc = (out.logits.argmax(-1) == batch.query_labels).float().mean()
+        history.loss.append(all_reduce_mean(loss.detach(), ctx))
+        history.accuracy.append(all_reduce_mean(acc, ctx))
+        history.sparsity.append(all_reduce_mean(out.sparsity.mean(), ctx))
+        history.not_converged.append(
+            round(all_reduce_mean(float(out.not_converged), ctx) * ctx.world_size)
+        )
+        bar.update(1)
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", sparsity=f"{history.sparsity[-1]:.2f}")
+        if val_sampler is not None and ctx.is_main and step % preset.val_every == 0:
+            res = evaluate(model, val_sampler, preset.val_episodes, preset.episodes_per_batch)
+            history.val.append((step, res.accuracy, res.sparsity))
+            log(f"step {step}: val accuracy {res.accuracy:.4f}, sparsity {res.sparsity:.3f}")
+        history.seconds = time.perf_counter() - start_time
+        if ctx.is_main and (step % preset.checkpoint_every == 0 or step == end):
+            save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": history.__dict__,
+                    "rng": torch.get_rng_state(),
+                    "step": step,
+                },
+            )
+    bar.close()
+    return history

@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from harness.cli import EXPERIMENTS, build_parser, main
+
+
+@pytest.mark.parametrize("command", [None, *EXPERIMENTS, "plot", "demo"])
+def test_help(command, capsys):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: python -m harness" in capsys.readouterr().out
+
+
+def test_every_experiment_has_out_and_a_plotter():
+    parser = build_parser()
+    for name in EXPERIMENTS:
+        args = parser.parse_args([name])
+        assert args.out is None and args.experiment == name
+        from harness.cli import experiment_module
+
+        module = experiment_module(name)
+        assert callable(module.plot) and callable(module.run) and module.HELP
+
+
+def test_render_samples_writes_grids_and_redraws(tmp_path, capsys):
+    out = tmp_path / "render"
+    assert (
+        main(
+            ["render-samples", "--out", str(out), "--supersample", "1", "--benchmark-images", "64"]
+        )
+        == 0
+    )
+    for name in ("factor_sweeps.png", "samples.png", "results.json"):
+        assert (out / name).is_file()
+    results = json.loads((out / "results.json").read_text())
+    assert results["experiment"] == "render-samples"
+    assert results["throughput"]["cached_images_per_s"] > 0
+    (out / "samples.png").unlink()
+    assert main(["plot", str(out / "results.json")]) == 0
+    assert (out / "samples.png").is_file()
+
+
+def test_plot_errors(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "missing.json")]) == 2
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps({"experiment": "no-such-experiment"}))
+    assert main(["plot", str(bad)]) == 2
+    assert "unknown 'no-such-experiment'" in capsys.readouterr().err
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
+    code = main(["render-samples", "--out", str(tmp_path), "--data-dir", str(tmp_path / "nowhere")])
+    assert code == 2
+    assert "expected an HDF5 file '3dshapes.h5'" in capsys.readouterr().err

@@ -1,0 +1,183 @@
+"""The disentanglement experiment: encoder, methods, training, resume, sweep, CLI (tiny sizes)."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness import cli
+from harness.checkpoint import load_checkpoint
+from harness.data import ProceduralShapes, SceneConfig
+from harness.data.factors import FactorGrid
+from harness.disentanglement import train as train_module
+from harness.disentanglement.config import RunConfig, preset
+from harness.disentanglement.methods import METHODS
+from harness.disentanglement.sweep import expand, run_sweep
+from harness.disentanglement.train import NonFiniteLoss, run_one, train
+from harness.models import ConvEncoder, TaskBatchNorm
+from tests.harness.conftest import write_shapes_file
+
+TINY = RunConfig(
+    image_size=16,
+    steps=4,
+    num_tasks=2,
+    n_samples=12,
+    lr=1e-3,
+    val_every=2,
+    val_batches=1,
+    patience=5,
+    checkpoint_every=2,
+    eval_points=None,
+    ica_samples=64,
+)
+
+
+def tiny_grid() -> FactorGrid:
+    """The conftest's ``small_grid`` (192 points), importable by spawned test processes."""
+    return FactorGrid(
+        values=(
+            np.array([0.0, 0.5]),
+            np.array([0.2, 0.7]),
+            np.array([0.1, 0.6]),
+            np.array([0.75, 1.25]),
+            np.arange(4.0),
+            np.array([-30.0, 0.0, 30.0]),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def source() -> ProceduralShapes:
+    return ProceduralShapes(tiny_grid(), SceneConfig(image_size=16, supersample=1))
+
+
+def test_encoder_shapes_and_per_task_batch_norm() -> None:
+    torch.manual_seed(0)
+    encoder = ConvEncoder(32, z_dim=6)
+    features = encoder(torch.rand(3, 10, 3, 32, 32))
+    assert features.shape == (3, 10, 6)
+    norm = TaskBatchNorm(6)
+    x = 3 + 5 * torch.randn(3, 10, 6)
+    y = norm(x)
+    torch.testing.assert_close(y.mean(1), torch.zeros(3, 6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.std(1, unbiased=False), torch.ones(3, 6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(norm.running_mean, 0.1 * x.mean((0, 1)), atol=0.2, rtol=0)
+    norm.eval()
+    torch.testing.assert_close(norm(x), (x - norm.running_mean) / (norm.running_var + 1e-5).sqrt())
+    assert not torch.equal(encoder.norm.running_mean, torch.zeros(6))
+    encoder.eval()
+    assert encoder(torch.rand(5, 3, 32, 32)).shape == (5, 6)
+    assert ConvEncoder(64).eval()(torch.rand(2, 3, 64, 64)).shape == (2, 6)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        ConvEncoder(30)
+    with pytest.raises(ValueError, match="expected"):
+        encoder(torch.rand(2, 3, 16, 16))
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ValueError, match="method: unknown"):
+        RunConfig(method="inner-elastic")
+    with pytest.raises(ValueError, match="val_every"):
+        RunConfig(steps=10, val_every=20)
+    with pytest.raises(ValueError, match="weights: unknown"):
+        RunConfig(weights="gauss")
+    with pytest.raises(ValueError, match="preset: unknown"):
+        preset("huge")
+    assert preset("quick").image_size == 32 and preset("paper").steps == 20_000
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_trains_and_scores(method: str, source, tmp_path: Path) -> None:
+    config = replace(
+        TINY, method=method, lam=0.1, backward="unroll" if method == "outer-lasso" else "implicit"
+    )
+    row = run_one(config, source, tmp_path, progress=False)
+    for key in ("mcc", "r", "dci_d", "dci_c"):
+        assert 0.0 <= row[key] <= 1.0 + 1e-9
+    assert row["eval_points"] == source.grid.num_points and row["steps_done"] == 4
+    assert len(row["traversals"]["features"]) == 6
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+
+
+def test_interrupted_run_resumes_to_the_same_model(source, tmp_path, monkeypatch) -> None:
+    reference = train(TINY, source, tmp_path / "a", progress=False).encoder.state_dict()
+    original = train_module.TaskSampler.sample
+
+    def interrupted(self, step, task_ids=None):
+        if step == 3 and self.seed == TINY.seed:
+            raise KeyboardInterrupt
+        return original(self, step, task_ids)
+
+    monkeypatch.setattr(train_module.TaskSampler, "sample", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY, source, tmp_path / "b", progress=False)
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 2
+    monkeypatch.setattr(train_module.TaskSampler, "sample", original)
+    resumed = train(TINY, source, tmp_path / "b", progress=False)
+    assert resumed.state.step == 4
+    for key, value in reference.items():
+        torch.testing.assert_close(resumed.encoder.state_dict()[key], value)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(replace(TINY, lr=0.5), source, tmp_path / "b", progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(source, tmp_path, monkeypatch) -> None:
+    original = train_module.TaskRegression.forward
+
+    def poisoned(self, features, targets):
+        loss, weights = original(self, features, targets)
+        return (loss * float("nan") if self.calls == 2 else loss), weights
+
+    def counting(self, features, targets):
+        self.calls = getattr(self, "calls", 0) + 1
+        return poisoned(self, features, targets)
+
+    monkeypatch.setattr(train_module.TaskRegression, "forward", counting)
+    with pytest.raises(NonFiniteLoss, match="non-finite outer loss at step 1"):
+        train(replace(TINY, checkpoint_every=1), source, tmp_path, progress=False)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 1
+
+
+def test_sweep_skips_finished_runs(source, tmp_path, monkeypatch) -> None:
+    configs = expand(TINY, ["inner-ridge"], [0.0, 0.1], [0.0], [1.0], ["bernoulli"], [0])
+    first = run_sweep(configs[:1], tmp_path, source, progress=False)
+    calls = []
+    real = train_module.run_one
+
+    def counted(config, *args, **kwargs):
+        calls.append(config.run_id)
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr("harness.disentanglement.sweep.run_one", counted)
+    rows = run_sweep(configs, tmp_path, source, progress=False)
+    assert calls == [configs[1].run_id]
+    assert rows[0]["mcc"] == first[0]["mcc"] and [r["lam"] for r in rows] == [0.0, 0.1]
+    with pytest.raises(ValueError, match="share a run id"):
+        run_sweep(configs + configs[:1], tmp_path, source, progress=False)
+
+
+def test_cli_run_plot_and_errors(small_grid, tmp_path, capsys) -> None:
+    write_shapes_file(tmp_path / "3dshapes.h5", small_grid)
+    out = tmp_path / "out"
+    common = ["disentanglement", "--data-dir", str(tmp_path), "--image-size", "16", "--no-progress"]
+    tiny = ["--steps", "2", "--val-every", "2", "--num-tasks", "2", "--n-samples", "8"]
+    args = [*common, *tiny, "--eval-points", "full", "--lams", "0.1", "0.3", "--out", str(out)]
+    assert cli.main([*args, "--methods", "inner-lasso"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["experiment"] == "disentanglement" and len(results["rows"]) == 2
+    assert results["config"]["runs"][0]["steps"] == 2
+    assert [row["lam"] for row in results["rows"]] == [0.1, 0.3]
+    for path in out.glob("*.png"):
+        path.unlink()
+    assert cli.main(["plot", str(out / "results.json")]) == 0
+    assert (out / "mcc_vs_lambda.png").is_file() and list(out.glob("traversal_*.png"))
+    capsys.readouterr()
+    assert cli.main([*common, "--data-dir", str(tmp_path / "nowhere"), *tiny]) == 2
+    assert "no 3D Shapes file" in capsys.readouterr().err
+    assert cli.main([*common, "--steps", "2", "--val-every", "5"]) == 2
+    assert "val_every" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*common, "--methods", "inner-elastic"])

@@ -1,0 +1,128 @@
+"""Meta-learning pieces: backbones, heads, training with resume, the CLI and its figures."""
+
+import json
+import pickle
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from harness.cli import main
+from harness.data.factors import shapes3d_grid
+from harness.data.fewshot import SPLIT_FILES, EpisodeSampler
+from harness.data.fewshot_procedural import ProceduralFewShot
+from harness.data.procedural import ProceduralShapes
+from harness.data.renderer import SceneConfig
+from harness.distributed import DistContext
+from harness.meta.heads import HeadConfig, MetaHead
+from harness.meta.presets import PRESETS, preset
+from harness.meta.train import build_model, train
+from harness.models.backbones import Conv4, ResNet12
+
+TINY = replace(
+    PRESETS["quick"],
+    image_size=16,
+    way=3,
+    train_shot=2,
+    test_shot=2,
+    query=2,
+    episodes_per_batch=2,
+    steps=4,
+    eval_episodes=4,
+    eval_query=2,
+    val_episodes=2,
+    val_every=2,
+    checkpoint_every=1,
+)
+
+
+def test_backbone_shapes_and_dropblock_schedule():
+    assert Conv4(width=8)(torch.randn(2, 3, 16, 16)).shape == (2, 8)
+    net = ResNet12(channels=(4, 4, 8, 8), block_size=2)
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 8)
+    net.set_progress(0.5)
+    assert net.keep_rate == pytest.approx(0.95)
+    state = net.state_dict()
+    assert float(state["progress"]) == 0.5  # checkpointed and broadcast by DDP as a buffer
+    net.train()
+    out = net(torch.randn(2, 3, 16, 16))
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "config", [HeadConfig("svm", 0.0), HeadConfig("svm", 0.3), HeadConfig("ridge", 0.0, 0.1)]
+)
+def test_heads_give_logits_and_gradients(config):
+    torch.manual_seed(0)
+    support = torch.randn(2, 6, 16, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2]).expand(2, 6)
+    head = MetaHead(config, way=3)
+    out = head(support, labels, torch.randn(2, 4, 16))
+    assert out.logits.shape == (2, 4, 3) and out.used.shape == (2, 16)
+    out.logits.sum().backward()
+    assert torch.isfinite(support.grad).all() and head.scale.grad is not None
+    if config.lam1 > 0:
+        assert out.sparsity.min() > 0
+    else:
+        assert out.sparsity.max() == 0
+    with pytest.raises(ValueError, match="lam1"):
+        HeadConfig("ridge", 0.1)
+
+
+def test_training_resumes_exactly(tmp_path):
+    renderer = ProceduralShapes(shapes3d_grid(), SceneConfig(image_size=16, supersample=1))
+    data = ProceduralFewShot("train", renderer=renderer)
+    sampler = EpisodeSampler(data, TINY.way, TINY.train_shot, TINY.query, seed=0)
+    head = HeadConfig("svm", 0.1)
+    full = build_model(TINY, head, seed=0)
+    h_full = train(full, TINY, sampler, sampler, tmp_path / "a.pt", DistContext(), progress=False)
+    part = build_model(TINY, head, seed=0)
+    train(part, TINY, sampler, None, tmp_path / "b.pt", DistContext(), False, stop_after=2)
+    part = build_model(TINY, head, seed=0)
+    h_part = train(part, TINY, sampler, sampler, tmp_path / "b.pt", DistContext(), False)
+    assert len(h_full.loss) == 4
+    assert h_part.loss == pytest.approx(h_full.loss, rel=1e-6)
+    for a, b in zip(full.state_dict().values(), part.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+
+
+def test_preset_overrides_and_schedule():
+    p = preset("paper", steps=None)
+    assert p.backbone == "resnet12" and p.train_shot > p.test_shot and p.episodes_per_batch == 8
+    assert p.lr_factor(0) == 1.0 and p.lr_factor(59_999) == pytest.approx(0.0024)
+    with pytest.raises(ValueError, match="preset"):
+        preset("slow")
+
+
+def test_cli_smoke_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["meta-svm", "--out", str(out), "--steps", "2", "--image-size", "16"]
+    argv += ["--eval-episodes", "4", "--lam1", "0", "0.3", "--no-progress", "--threads", "1"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["experiment"] == "meta-svm"
+    rows = results["rows"]
+    assert [r["lam1"] for r in rows] == [0.0, 0.3] and len(rows[0]["history"]["loss"]) == 2
+    assert 0 <= rows[1]["sparsity"] <= 1 and len(rows[1]["usage"]) == 64
+    assert (out / "svm-lam1_0.3" / "checkpoint.pt").is_file()
+    assert main(["plot", str(out / "results.json"), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "fig5_right_accuracy_vs_sparsity.png").is_file()
+    assert (tmp_path / "figs" / "fig5_left_feature_usage.png").is_file()
+    assert main(["meta-svm", "--dataset", "cifar-fs", "--out", str(tmp_path / "x")]) == 2
+    assert "data-dir" in capsys.readouterr().err
+
+
+def test_cli_runs_on_pickles(tmp_path):
+    """The real-data path end to end on tiny CIFAR-FS-format pickles (16x16 images)."""
+    rng = np.random.default_rng(0)
+    for name in SPLIT_FILES["cifar-fs"].values():
+        data = rng.integers(0, 256, (6 * 20, 16, 16, 3), dtype=np.uint8)
+        with (tmp_path / name).open("wb") as f:
+            pickle.dump({"data": data, "labels": [i % 6 for i in range(120)]}, f, protocol=2)
+    out = tmp_path / "run"
+    argv = ["meta-svm", "--dataset", "cifar-fs", "--data-dir", str(tmp_path), "--out", str(out)]
+    argv += ["--steps", "1", "--eval-episodes", "2", "--no-progress", "--threads", "1"]
+    assert main(argv) == 0
+    row = json.loads((out / "results.json").read_text())["rows"][0]
+    assert 0 <= row["accuracy"] <= 1 and len(row["usage"]) == 64
