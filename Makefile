@@ -38,4 +38,4 @@ bench: install
 	$(PY) -m benchmarks.report
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv
+	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv benchmarks/results
