@@ -13,12 +13,13 @@ the iterate, so ``converged`` is a certificate.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
 
+from sparselayers.solvers.batching import run_on_flat_tasks
 from sparselayers.solvers.polish import polish_tasks
 
 
@@ -75,27 +76,11 @@ def solve_apg(
         the solution (e.g. ``B (..., m, k)``), relative gap ``(...)``, iterations ``(...)``
         int64, converged ``(...)``.
     """
-    batch = params[0].shape[:-2]
-    flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
-    warm = None if warm_start is None else warm_start.reshape(-1, *warm_start.shape[len(batch) :])
-    B, gap, n_iter, done = _fista(problem, flat, options, warm, differentiable)
-    if warn and not bool(done.all()):
-        warnings.warn(
-            f"{problem.name}: {int((~done).sum())} of {done.numel()} tasks did not reach "
-            f"tol={options.tol:g} within max_iter={options.max_iter}; largest relative duality "
-            f"gap reached {float(gap.max()):.3e}",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    return (
-        B.reshape(*batch, *B.shape[1:]),
-        gap.reshape(batch),
-        n_iter.reshape(batch),
-        done.reshape(batch),
-    )
+    loop = partial(_fista, differentiable=differentiable)
+    return run_on_flat_tasks(loop, problem, params, options, warm_start, warn=warn)
 
 
-def _fista(problem, params, options, warm_start, differentiable):
+def _fista(problem, params, options, warm_start, *, differentiable):
     """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`.
 
     A task leaves the batch as soon as it meets the tolerance: its result is written to the

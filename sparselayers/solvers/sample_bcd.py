@@ -16,13 +16,13 @@ finishes with the exact solution when its Hessian is affordable.
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import Tensor
 
 from sparselayers.ops.simplex import project_simplex
 from sparselayers.solvers.apg import SolverOptions
+from sparselayers.solvers.batching import run_on_flat_tasks
 from sparselayers.solvers.polish import polish_tasks
 
 
@@ -37,31 +37,11 @@ def solve_sample_bcd(
     ``options.max_iter`` counts epochs (one pass over the samples); the gap is checked after
     every epoch. Returns ``Λ (..., n, k)``, relative gap, epochs and converged, per task.
     """
-    batch = params[0].shape[:-2]
-    flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
-    L = (
-        problem.initial(*flat)
-        if warm_start is None
-        else warm_start.reshape(-1, *warm_start.shape[len(batch) :]).clone()
-    )
-    L, gap, n_iter, done = _epochs(problem, L, flat, options)
-    if not bool(done.all()):
-        warnings.warn(
-            f"{problem.name}: {int((~done).sum())} of {done.numel()} tasks did not reach "
-            f"tol={options.tol:g} within max_iter={options.max_iter} epochs; largest relative "
-            f"duality gap reached {float(gap.max()):.3e}",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    return (
-        L.reshape(*batch, *L.shape[1:]),
-        gap.reshape(batch),
-        n_iter.reshape(batch),
-        done.reshape(batch),
-    )
+    return run_on_flat_tasks(_epochs, problem, params, options, warm_start, unit="epochs")
 
 
-def _epochs(problem, L: Tensor, params, options: SolverOptions):
+def _epochs(problem, params, options: SolverOptions, warm_start: Tensor | None):
+    L = problem.initial(*params) if warm_start is None else warm_start.clone()
     T, n = L.shape[:2]
     tiny = torch.finfo(L.dtype).tiny
     state = problem.sample_state(L, *params)

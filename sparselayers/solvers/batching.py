@@ -1,0 +1,43 @@
+"""Shared by the iterative solvers: flatten the task dims, run, warn, restore the task dims."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+from torch import Tensor
+
+
+def run_on_flat_tasks(
+    loop: Callable,
+    problem,
+    params: tuple[Tensor, ...],
+    options,
+    warm_start: Tensor | None,
+    *,
+    warn: bool = True,
+    unit: str = "iterations",
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``loop(problem, flat_params, options, flat_warm_start)`` on tasks flattened to one dim.
+
+    The task dims are those of ``params[0]`` before its two trailing dims. Warns (with the
+    largest gap reached) when some task did not reach ``options.tol`` within ``max_iter``.
+    """
+    batch = params[0].shape[:-2]
+    flat = tuple(p.reshape(-1, *p.shape[len(batch) :]) for p in params)
+    warm = None if warm_start is None else warm_start.reshape(-1, *warm_start.shape[len(batch) :])
+    X, gap, n_iter, done = loop(problem, flat, options, warm)
+    if warn and not bool(done.all()):
+        warnings.warn(
+            f"{problem.name}: {int((~done).sum())} of {done.numel()} tasks did not reach "
+            f"tol={options.tol:g} within max_iter={options.max_iter} {unit}; largest relative "
+            f"duality gap reached {float(gap.max()):.3e}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+    return (
+        X.reshape(*batch, *X.shape[1:]),
+        gap.reshape(batch),
+        n_iter.reshape(batch),
+        done.reshape(batch),
+    )
