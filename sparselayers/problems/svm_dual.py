@@ -96,10 +96,39 @@ def _validate_lam2(lam2: Tensor) -> None:
         raise ValueError(f"lam2 must be positive, got min {float(lam2.min()):g}")
 
 
+class _SimplexRowsDual:
+    """What both SVM duals share.
+
+    Rows of ``Λ`` live on simplices; the parameters are ``(F or K, Y, ..., lam2)``.
+    """
+
+    @staticmethod
+    def validate(first: Tensor, Y: Tensor, *rest: Tensor) -> None:
+        _validate_labels(Y)
+        _validate_lam2(rest[-1])
+
+    @staticmethod
+    def initial(first: Tensor, Y: Tensor, *rest: Tensor) -> Tensor:
+        """``Λ = Y``: the dual point of ``W = 0``."""
+        return Y.clone()
+
+    @staticmethod
+    def prox(V: Tensor, step: Tensor, *params: Tensor) -> Tensor:
+        return project_simplex(V)
+
+    active = staticmethod(face_mask)
+    project = staticmethod(project_tangent)
+
+    @staticmethod
+    def restrict(L: Tensor, *params: Tensor):
+        """The dual has no cheaper restriction: returns the problem itself."""
+        return L, params, lambda solution: solution
+
+
 # -- feature form (lam1 >= 0) -------------------------------------------------------------------
 
 
-class GroupLassoSVMDual:
+class GroupLassoSVMDual(_SimplexRowsDual):
     """The group-lasso multiclass SVM dual in feature form; parameters ``(F, Y, lam1, lam2)``."""
 
     name = "group_lasso_svm_dual"
@@ -148,16 +177,6 @@ class GroupLassoSVMDual:
         return V - F[..., i, :, None] * delta[..., None, :]
 
     @staticmethod
-    def validate(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> None:
-        _validate_labels(Y)
-        _validate_lam2(lam2)
-
-    @staticmethod
-    def initial(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
-        """``Λ = Y``: the dual point of ``W = 0``."""
-        return Y.clone()
-
-    @staticmethod
     def lipschitz(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         n, m = F.shape[-2:]
         small = F @ F.mT if n <= m else F.mT @ F
@@ -169,24 +188,12 @@ class GroupLassoSVMDual:
         return Y - F @ primal_weights(L, F, Y, lam1, lam2).mT
 
     @staticmethod
-    def prox(V: Tensor, step: Tensor, *params: Tensor) -> Tensor:
-        return project_simplex(V)
-
-    @staticmethod
     def relative_gap(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         W = primal_weights(L, F, Y, lam1, lam2)
         ridge = lam2 / 2 * (W * W).sum((-2, -1))
         primal = _hinge(F @ W.mT, Y) + lam1 * group_norm(W.mT).sum(-1) + ridge
         dual = L.shape[-2] - (Y * L).sum((-2, -1)) - ridge
         return _relative_gap(L, Y, primal, dual)
-
-    active = staticmethod(face_mask)
-    project = staticmethod(project_tangent)
-
-    @staticmethod
-    def restrict(L: Tensor, *params: Tensor):
-        """The dual has no cheaper restriction: returns the problem itself."""
-        return L, params, lambda solution: solution
 
     @classmethod
     def stationarity(cls, L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
@@ -248,7 +255,7 @@ def _cvxpy_svm_dual(n: int, m: int, k: int):
 # -- kernel form (lam1 = 0) -----------------------------------------------------------------------
 
 
-class CrammerSingerKernelDual:
+class CrammerSingerKernelDual(_SimplexRowsDual):
     """The Crammer–Singer dual (``lam1 = 0``) in kernel form; parameters ``(K, Y, lam2)`` with
     ``K = F F^T (..., n, n)``. Gradients with respect to ``K`` reach ``F`` through autograd."""
 
@@ -278,15 +285,6 @@ class CrammerSingerKernelDual:
         return S - K[..., :, i, None] * delta[..., None, :] / lam2[..., None, None]
 
     @staticmethod
-    def validate(K: Tensor, Y: Tensor, lam2: Tensor) -> None:
-        _validate_labels(Y)
-        _validate_lam2(lam2)
-
-    @staticmethod
-    def initial(K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
-        return Y.clone()
-
-    @staticmethod
     def lipschitz(K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         top = torch.linalg.eigvalsh(K)[..., -1]
         return top.clamp_min(torch.finfo(K.dtype).tiny) / lam2
@@ -300,10 +298,6 @@ class CrammerSingerKernelDual:
     def smooth_gradient(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         return Y - cls.scores(L, K, Y, lam2)
 
-    @staticmethod
-    def prox(V: Tensor, step: Tensor, *params: Tensor) -> Tensor:
-        return project_simplex(V)
-
     @classmethod
     def relative_gap(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         S = cls.scores(L, K, Y, lam2)
@@ -311,14 +305,6 @@ class CrammerSingerKernelDual:
         primal = _hinge(S, Y) + ridge
         dual = L.shape[-2] - (Y * L).sum((-2, -1)) - ridge
         return _relative_gap(L, Y, primal, dual)
-
-    active = staticmethod(face_mask)
-    project = staticmethod(project_tangent)
-
-    @staticmethod
-    def restrict(L: Tensor, *params: Tensor):
-        """The dual has no cheaper restriction: returns the problem itself."""
-        return L, params, lambda solution: solution
 
     @classmethod
     def stationarity(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:

@@ -4,21 +4,19 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from harness import cli
 from harness.checkpoint import load_checkpoint
 from harness.data import ProceduralShapes, SceneConfig
-from harness.data.factors import FactorGrid
 from harness.disentanglement import train as train_module
 from harness.disentanglement.config import RunConfig, preset
 from harness.disentanglement.methods import METHODS
 from harness.disentanglement.sweep import expand, run_sweep
 from harness.disentanglement.train import NonFiniteLoss, run_one, train
 from harness.models import ConvEncoder, TaskBatchNorm
-from tests.harness.conftest import write_shapes_file
+from tests.harness.helpers import tiny_grid, write_shapes_file
 
 TINY = RunConfig(
     image_size=16,
@@ -33,20 +31,6 @@ TINY = RunConfig(
     eval_points=None,
     ica_samples=64,
 )
-
-
-def tiny_grid() -> FactorGrid:
-    """The conftest's ``small_grid`` (192 points), importable by spawned test processes."""
-    return FactorGrid(
-        values=(
-            np.array([0.0, 0.5]),
-            np.array([0.2, 0.7]),
-            np.array([0.1, 0.6]),
-            np.array([0.75, 1.25]),
-            np.arange(4.0),
-            np.array([-30.0, 0.0, 30.0]),
-        )
-    )
 
 
 @pytest.fixture(scope="module")
