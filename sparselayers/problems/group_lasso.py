@@ -30,26 +30,10 @@ if TYPE_CHECKING:
     import cvxpy
 
 
-class GroupLasso:
+class GroupLasso(quadratic.LeastSquaresProblem):
     """Stateless description of the group-Lasso problem (see the module docstring)."""
 
     name = "group_lasso"
-    param_names = ("features", "targets", "lam")
-
-    @staticmethod
-    def initial(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
-        """Starting point of the iterative solver: ``B = 0``, ``(..., m, k)``."""
-        return F.new_zeros(*F.shape[:-2], F.shape[-1], Y.shape[-1])
-
-    # -- scale ------------------------------------------------------------------------------
-    @staticmethod
-    def can_polish(*params: Tensor) -> bool:
-        """Newton steps on the support are cheap here (one m k x m k system per task)."""
-        return True
-
-    @staticmethod
-    def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
-        """Nothing beyond the NaN/Inf and sign checks every solver runs."""
 
     @classmethod
     def project(cls, B: Tensor, v: Tensor) -> Tensor:
@@ -168,14 +152,6 @@ class GroupLasso:
         return B_S * keep.unsqueeze(-1), (F_S, Y, lam), expand
 
     # -- reference formulation ---------------------------------------------------------------
-    @staticmethod
-    def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:
-        return (F.shape[-2], F.shape[-1], Y.shape[-1])
-
-    @staticmethod
-    def cvxpy_arguments(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[Tensor, ...]:
-        return (F, Y, lam)
-
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int) -> tuple[cvxpy.Problem, list, list]:
         """The same problem in cvxpy (DPP), with parameters ``[F, Y, lam]`` and variable ``B``."""

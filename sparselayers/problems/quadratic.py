@@ -75,3 +75,32 @@ def null_value(Y: Tensor) -> Tensor:
     """``f(0) = ||Y||^2 / (2n)``: the scale against which duality gaps are made relative."""
     n = Y.shape[-2]
     return (Y * Y).sum((-2, -1)) / (2 * n)
+
+
+class LeastSquaresProblem:
+    """What the regression problems share: parameters ``(F, Y, lam)``, a zero start, cheap
+    Newton steps, no checks beyond NaN/Inf and signs, and the cvxpy binding."""
+
+    param_names = ("features", "targets", "lam")
+
+    @staticmethod
+    def initial(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
+        """Starting point of the iterative solver: ``B = 0``, ``(..., m, k)``."""
+        return F.new_zeros(*F.shape[:-2], F.shape[-1], Y.shape[-1])
+
+    @staticmethod
+    def can_polish(*params: Tensor) -> bool:
+        """Newton steps on the support are cheap here (one m k x m k system per task)."""
+        return True
+
+    @staticmethod
+    def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
+        """Nothing beyond the NaN/Inf and sign checks every solver runs."""
+
+    @staticmethod
+    def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:
+        return (F.shape[-2], F.shape[-1], Y.shape[-1])
+
+    @staticmethod
+    def cvxpy_arguments(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[Tensor, ...]:
+        return (F, Y, lam)

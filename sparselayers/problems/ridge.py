@@ -19,25 +19,10 @@ from torch import Tensor
 from sparselayers.problems import quadratic
 
 
-class Ridge:
+class Ridge(quadratic.LeastSquaresProblem):
     """Stateless description of ridge regression (see the module docstring)."""
 
     name = "ridge"
-    param_names = ("features", "targets", "lam")
-
-    @staticmethod
-    def initial(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
-        """Starting point of the iterative solver: ``B = 0``, ``(..., m, k)``."""
-        return F.new_zeros(*F.shape[:-2], F.shape[-1], Y.shape[-1])
-
-    @staticmethod
-    def can_polish(*params: Tensor) -> bool:
-        """Newton steps on the support are cheap here (one m k x m k system per task)."""
-        return True
-
-    @staticmethod
-    def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
-        """Nothing beyond the NaN/Inf and sign checks every solver runs."""
 
     @staticmethod
     def project(B: Tensor, v: Tensor) -> Tensor:
@@ -116,14 +101,6 @@ class Ridge:
         m, k = B.shape[-2:]
         eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
         return quadratic.hessian(F, k) + lam[..., None, None] * eye
-
-    @staticmethod
-    def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:
-        return (F.shape[-2], F.shape[-1], Y.shape[-1])
-
-    @staticmethod
-    def cvxpy_arguments(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[Tensor, ...]:
-        return (F, Y, lam)
 
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int):
