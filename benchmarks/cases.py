@@ -88,6 +88,13 @@ METHODS: dict[str, Method] = {
         Method("sl-autograd", "sparselayers (autograd)", "ours", True),
         Method("cvxpylayers", "cvxpylayers (default: diffcp lsqr)", "baseline", True, True),
         Method("cvxpylayers-dense", "cvxpylayers (mode='dense', exact)", "baseline", True, True),
+        Method(
+            "cvxpylayers-serial",
+            "cvxpylayers (default, one job: n_jobs=1)",
+            "baseline",
+            True,
+            True,
+        ),
         Method("sklearn", "scikit-learn Lasso / MultiTaskLasso loop", "baseline", False),
         Method("qpth", "MetaOptNet Crammer-Singer head (qpth, maxIter=15)", "baseline", True),
         Method("floor", "floor: one batched matmul F^T Y", "floor", False),
@@ -160,7 +167,7 @@ def methods_for(problem: Problem, profile: Profile) -> list[str]:
     if problem.dtype == "float64":
         names.append("sl-cvxpy")
     if problem.m <= profile.cvxpy_max_features:
-        names += ["cvxpylayers", "cvxpylayers-dense"]
+        names += ["cvxpylayers", "cvxpylayers-dense", "cvxpylayers-serial"]
     return [*names, "sklearn", "floor"]
 
 

@@ -15,6 +15,7 @@ _OURS = {"group_lasso": RegressionLayer, "ridge": RegressionLayer, "svm": SvmHea
 _BASELINES = {
     "cvxpylayers": CvxpyLayersLasso,
     "cvxpylayers-dense": CvxpyLayersLasso,
+    "cvxpylayers-serial": CvxpyLayersLasso,
     "sklearn": SklearnLoop,
     "qpth": QpthCrammerSinger,
     "floor": MatmulFloor,

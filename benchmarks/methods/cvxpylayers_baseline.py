@@ -1,5 +1,6 @@
 """cvxpylayers 1.2.0 on the same group-Lasso problems (the cvxpy formulation of the library,
-``problems/group_lasso.py``), with its default settings or its exact dense derivative."""
+``problems/group_lasso.py``), with its default settings (whose batch runs on a thread pool over
+all CPUs), on one job, or with its exact dense derivative."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from benchmarks.data import regression_data
 from benchmarks.methods.base import Output, Runner, Unavailable
 from sparselayers.problems import GROUP_LASSO
 
-SOLVER_ARGS = {"cvxpylayers": {}, "cvxpylayers-dense": {"mode": "dense"}}
+SOLVER_ARGS = {
+    "cvxpylayers": {},
+    "cvxpylayers-dense": {"mode": "dense"},
+    # diffcp solves and differentiates a batch on a thread pool over all CPUs by default (both
+    # cores here), while every other method runs on one thread: this variant is the per-core
+    # comparison.
+    "cvxpylayers-serial": {"n_jobs_forward": 1, "n_jobs_backward": 1},
+}
 
 
 @lru_cache(maxsize=16)

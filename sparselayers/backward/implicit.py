@@ -9,9 +9,13 @@ for almost every ``θ``. The implicit-function theorem then gives, for an upstre
 For the Lasso ``A = G_SS`` (an |S|x|S| system); groups add curvature blocks. ``A`` is kept at
 full size with the identity off the support (masks, not ragged tensors), so shapes do not depend
 on the data and the backward runs under ``torch.func.vmap``; ``ops/support_solve.py`` then
-solves only its active block; the vector-Jacobian product with
-``∂Φ/∂θ`` is taken with ``torch.func.vjp`` of the problem's own ``stationarity``, so nothing here
-knows which problem it differentiates.
+solves only its active block. A problem that can gather its support first (``support_system``:
+the group Lasso) builds ``A`` on the support alone, padded to the largest support of the batch,
+so that forming it costs ``O(n s^2)`` rather than ``O(n m^2)``; the gather has a data-dependent
+size, so it runs inside an ``autograd.Function`` with its own ``vmap`` rule. The product with
+``∂Φ/∂θ`` is ``torch.func.vjp`` of the problem's own ``stationarity``, so nothing here knows
+which problem it differentiates, unless the problem gives it in closed form
+(``stationarity_vjp``, which skips the tracing overhead).
 
 The forward is a ``torch.autograd.Function`` with ``setup_context`` and a ``vmap`` rule (the
 solver is batched over leading dims already, so the rule moves the vmapped dim to the front).
@@ -22,20 +26,63 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sparselayers.ops.support_solve import solve_on_support
+from sparselayers.ops.support_solve import solve_gathered, solve_on_support
 
 
 def implicit_vjp(
     problem, B: Tensor, params: tuple[Tensor, ...], grad_B: Tensor
 ) -> tuple[Tensor, ...]:
     """Vector-Jacobian product of ``B*(params)`` with ``grad_B``, one tensor per parameter."""
-    flat = (*B.shape[:-2], -1)
-    A = problem.reduced_hessian(B, *params)
     v = problem.project(B, grad_B)  # onto the tangent space of the active set
-    z = solve_on_support(A, problem.active(B).reshape(flat), v.reshape(flat))
-    z = z.reshape(B.shape)
+    if hasattr(problem, "support_system"):
+        z = _CompactSolve.apply(problem, B, v, *params)
+    else:
+        flat = (*B.shape[:-2], -1)
+        A = problem.reduced_hessian(B, *params)
+        z = solve_on_support(A, problem.active(B).reshape(flat), v.reshape(flat))
+        z = z.reshape(B.shape)
+    if hasattr(problem, "stationarity_vjp"):  # the same product in closed form
+        return problem.stationarity_vjp(B, *params, -z)
     _, pullback = torch.func.vjp(lambda *p: problem.stationarity(B, *p), *params)
     return pullback(-z)
+
+
+def _solve_support_system(problem, B: Tensor, v: Tensor, params) -> Tensor:
+    """``z`` with ``A z = v`` on the support of ``B``, the system built on the support alone."""
+    A, mask, take, put = problem.support_system(B, *params)
+    v_S = take(v)
+    flat = (*v_S.shape[:-2], -1)
+    return put(solve_gathered(A, mask.reshape(flat), v_S.reshape(flat)).reshape(v_S.shape))
+
+
+class _CompactSolve(torch.autograd.Function):
+    """:func:`_solve_support_system` as a function of ``v`` (the system is symmetric, so its
+    backward is the same solve). Gathering the support has a data-dependent size, which
+    ``torch.func.vmap`` cannot trace; the ``vmap`` rule receives concrete tensors instead."""
+
+    @staticmethod
+    def forward(problem, B, v, *params):
+        return _solve_support_system(problem, B, v, params)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        problem, B, _v, *params = inputs
+        ctx.problem = problem
+        ctx.save_for_backward(B, *params)
+
+    @staticmethod
+    def backward(ctx, grad_z):
+        B, *params = ctx.saved_tensors
+        grad_v = _CompactSolve.apply(ctx.problem, B, grad_z, *params)
+        return None, None, grad_v, *(None for _ in params)
+
+    @staticmethod
+    def vmap(info, in_dims, problem, B, v, *params):
+        def front(x, dim):
+            return x.expand(info.batch_size, *x.shape) if dim is None else x.movedim(dim, 0)
+
+        moved = [front(x, d) for x, d in zip((B, v, *params), in_dims[1:], strict=True)]
+        return _CompactSolve.apply(problem, *moved), 0
 
 
 class _ImplicitSolve(torch.autograd.Function):

@@ -42,7 +42,8 @@ def group_lasso(
         backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
             (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
         tol: stop each task when its relative duality gap is ``<= tol``.
-        max_iter: iteration budget; reaching it warns with the gap reached.
+        max_iter: iteration budget (active-set systems solved plus proximal-gradient
+            iterations, see ``solvers/working_set.py``); reaching it warns with the gap reached.
         warm_start: initial weights, shaped like the output.
 
     Returns:

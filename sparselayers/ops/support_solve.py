@@ -90,6 +90,26 @@ def solve_on_support(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
     return _SupportSolve.apply(A, mask, v)
 
 
+def solve_gathered(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
+    """Solve a system already gathered to its support (the identity off ``mask``), without
+    gathering it again; tasks whose active block is singular get the minimum-norm solution.
+
+    Args:
+        A: ``(..., d, d)``, the identity on the rows and columns where ``mask`` is 0.
+        mask: ``(..., d)``.
+        v: ``(..., d)``.
+    """
+    z, info = torch.linalg.solve_ex(A, (mask * v).unsqueeze(-1))
+    z = z.squeeze(-1) * mask
+    bad = (info != 0) | ~torch.isfinite(z).all(-1)
+    if bool(bad.any()):
+        z = z.clone()
+        z[bad] = (
+            torch.linalg.pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad]).unsqueeze(-1)
+        ).squeeze(-1)
+    return z
+
+
 def solve_on_support_checked(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """Like :func:`solve_on_support` (no autograd), also returning which tasks were solvable."""
     return _compact_solve(A, mask, v)

@@ -34,6 +34,8 @@ class GroupLasso(quadratic.LeastSquaresProblem):
     """Stateless description of the group-Lasso problem (see the module docstring)."""
 
     name = "group_lasso"
+    # The forward solver may work on subsets of the groups (``solvers/working_set.py``).
+    working_sets = True
 
     @classmethod
     def project(cls, B: Tensor, v: Tensor) -> Tensor:
@@ -67,10 +69,18 @@ class GroupLasso(quadratic.LeastSquaresProblem):
     @classmethod
     def relative_gap(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
         """``(P(B) - D(theta(B))) / P(0)`` per task, ``(...)``; zero certifies optimality."""
+        return cls.gap_and_correlations(B, F, Y, lam)[0]
+
+    @staticmethod
+    def gap_and_correlations(B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> tuple[Tensor, Tensor]:
+        """The relative gap ``(...)`` and the group correlations ``||F[:, j]^T R|| / n``
+        ``(..., m)`` of the residual ``R = Y - F B`` it is computed from (a group with a
+        correlation above ``lam`` violates the optimality conditions if it is zero)."""
         n = F.shape[-2]
         R = Y - quadratic.times(F, B)
         primal = (R * R).sum((-2, -1)) / (2 * n) + lam * group_norm(B).sum(-1)
-        correlation = group_norm(quadratic.transposed_times(F, R)).amax(-1) / n
+        correlations = group_norm(quadratic.transposed_times(F, R)) / n
+        correlation = correlations.amax(-1)
         regularized = lam > 0
         safe_lam = torch.where(regularized, lam, torch.ones_like(lam))
         scale = torch.where(
@@ -83,7 +93,8 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         reference = quadratic.null_value(Y)
         tiny = torch.finfo(F.dtype).tiny
         gap = (primal - dual).clamp_min(0)
-        return torch.where(reference > tiny, gap / reference.clamp_min(tiny), gap)
+        gap = torch.where(reference > tiny, gap / reference.clamp_min(tiny), gap)
+        return gap, correlations
 
     # -- optimality conditions on the active set (implicit differentiation, Newton polish) ---
     @staticmethod
@@ -105,6 +116,28 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         return cls.active(B) * grad
 
     @classmethod
+    def stationarity_vjp(
+        cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor, u: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``u``'s vector-Jacobian product with :meth:`stationarity` in ``(F, Y, lam)``.
+
+        In closed form (what ``torch.func.vjp`` of :meth:`stationarity` gives, without its
+        tracing overhead): with ``u`` restricted to the support and ``R = F B - Y``,
+        ``dF = (R u^T + F u B^T) / n``, ``dY = -F u / n``, ``dlam = <u, B_j / ||B_j||>``.
+        """
+        n = F.shape[-2]
+        u = cls.active(B) * u
+        R = quadratic.times(F, B) - Y
+        Fu = quadratic.times(F, u)
+        if B.shape[-1] == 1:
+            dF = (R * u.mT + Fu * B.mT) / n
+        else:
+            dF = (R @ u.mT + Fu @ B.mT) / n
+        norm = group_norm(B)
+        direction = B / torch.where(norm > 0, norm, torch.ones_like(norm)).unsqueeze(-1)
+        return dF, -Fu / n, (u * direction).sum((-2, -1))
+
+    @classmethod
     def reduced_hessian(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
         """Jacobian of :meth:`stationarity` in ``B`` restricted to the support, ``(..., mk, mk)``.
 
@@ -114,6 +147,11 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         ragged tensors) and inactive coordinates get a zero solution.
         """
         m, k = B.shape[-2:]
+        mask = cls.active(B).reshape(*B.shape[:-2], m * k)
+        eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
+        if k == 1:  # the Lasso: no curvature, the Gram matrix on the support
+            H = quadratic.gram(F)
+            return mask.unsqueeze(-1) * H * mask.unsqueeze(-2) + eye * (1 - mask).unsqueeze(-1)
         norm = group_norm(B)
         on = norm > 0
         safe = torch.where(on, norm, torch.ones_like(norm))
@@ -122,8 +160,6 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         curvature = (eye_k - u.unsqueeze(-1) * u.unsqueeze(-2)) / safe[..., None, None]
         curvature = curvature * (lam[..., None] * on)[..., None, None]  # (..., m, k, k)
         H = quadratic.hessian(F, k) + block_diagonal(curvature)
-        mask = cls.active(B).reshape(*B.shape[:-2], m * k)
-        eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
         return mask.unsqueeze(-1) * H * mask.unsqueeze(-2) + eye * (1 - mask).unsqueeze(-1)
 
     @classmethod
@@ -132,30 +168,50 @@ class GroupLasso(quadratic.LeastSquaresProblem):
 
         Returns ``B_S (..., s, k)``, its parameters ``(F_S, Y, lam)`` with ``F_S (..., n, s)``
         (padding columns are zero, so padded rows stay inactive), and a map from a solution of
-        the restricted problem back to ``(..., m, k)``. Used by the Newton polish (forward only),
-        so that a step costs ``O(n s^2 + (sk)^3)`` instead of ``O(n m^2 + (mk)^3)``.
+        the restricted problem back to ``(..., m, k)``. Used by the Newton polish and the
+        implicit backward, so that a system costs ``O(n s^2 + (sk)^3)`` instead of
+        ``O(n m^2 + (mk)^3)``.
         """
-        active = group_norm(B) > 0  # (..., m)
-        size = max(int(active.sum(-1).max()), 1)
-        order = torch.argsort((~active).to(torch.int8), dim=-1, stable=True)[..., :size]
-        keep = torch.gather(active, -1, order).to(B.dtype)
-        B_S = torch.gather(B, -2, order.unsqueeze(-1).expand(*order.shape, B.shape[-1]))
-        F_S = (
-            torch.gather(F, -1, order.unsqueeze(-2).expand(*F.shape[:-1], size))
-            * keep[..., None, :]
-        )
+        B_S, F_S, _take, expand = _on_support(B, F)
+        return B_S, (F_S, Y, lam), expand
 
-        def expand(solution: Tensor) -> Tensor:
-            rows = order.unsqueeze(-1).expand(*order.shape, B.shape[-1])
-            return torch.zeros_like(B).scatter(-2, rows, solution * keep.unsqueeze(-1))
+    @classmethod
+    def support_system(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor):
+        """The implicit system on the support only (see ``backward/implicit.py``).
 
-        return B_S * keep.unsqueeze(-1), (F_S, Y, lam), expand
+        Returns the reduced Hessian of the restricted problem ``(..., sk, sk)``, its support
+        mask ``(..., sk)``, a map taking a ``(..., m, k)`` tensor to the support's rows
+        ``(..., s, k)`` and the map back (zeros off the support).
+        """
+        B_S, F_S, take, expand = _on_support(B, F)
+        mask = cls.active(B_S).reshape(*B_S.shape[:-2], -1)
+        return cls.reduced_hessian(B_S, F_S, Y, lam), mask, take, expand
 
     # -- reference formulation ---------------------------------------------------------------
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int) -> tuple[cvxpy.Problem, list, list]:
         """The same problem in cvxpy (DPP), with parameters ``[F, Y, lam]`` and variable ``B``."""
         return _cvxpy_group_lasso(n, m, k)
+
+
+def _on_support(B: Tensor, F: Tensor):
+    """Gather the nonzero groups of every task first (stable order), padded to the largest
+    support ``s`` of the batch: ``B_S (..., s, k)`` and ``F_S (..., n, s)`` (zero on the
+    padding), a map from ``(..., m, k)`` tensors to their support rows and the map back."""
+    active = group_norm(B) > 0  # (..., m)
+    size = max(int(active.sum(-1).max()), 1)
+    order = torch.argsort((~active).to(torch.int8), dim=-1, stable=True)[..., :size]
+    keep = torch.gather(active, -1, order).to(B.dtype)
+    rows = order.unsqueeze(-1).expand(*order.shape, B.shape[-1])
+    F_S = torch.gather(F, -1, order.unsqueeze(-2).expand(*F.shape[:-1], size)) * keep[..., None, :]
+
+    def take(V: Tensor) -> Tensor:
+        return torch.gather(V, -2, rows) * keep.unsqueeze(-1)
+
+    def expand(solution: Tensor) -> Tensor:
+        return torch.zeros_like(B).scatter(-2, rows, solution * keep.unsqueeze(-1))
+
+    return take(B), F_S, take, expand
 
 
 @lru_cache(maxsize=32)

@@ -8,6 +8,10 @@ restart (O'Donoghue & Candès, 2015) recovers the linear rate that the Lasso enj
 support is identified, and a Newton step on the identified support (``solvers/polish.py``) then
 gives the exact solution. Each task stops on its own relative duality gap, not on the change of
 the iterate, so ``converged`` is a certificate.
+
+The group Lasso's forward runs it on working sets of groups, after Newton-type active-set
+iterations for the Lasso (``solvers/working_set.py``); on its own it is the unrolled backward's
+solver, the SVM duals' first phase, and the fallback of the working sets.
 """
 
 from __future__ import annotations
@@ -76,11 +80,11 @@ def solve_apg(
         the solution (e.g. ``B (..., m, k)``), relative gap ``(...)``, iterations ``(...)``
         int64, converged ``(...)``.
     """
-    loop = partial(_fista, differentiable=differentiable)
+    loop = partial(fista_loop, differentiable=differentiable)
     return run_on_flat_tasks(loop, problem, params, options, warm_start, warn=warn)
 
 
-def _fista(problem, params, options, warm_start, *, differentiable):
+def fista_loop(problem, params, options, warm_start, *, differentiable=False):
     """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`.
 
     A task leaves the batch as soon as it meets the tolerance: its result is written to the

@@ -11,6 +11,7 @@ from torch import Tensor
 from sparselayers._validation import check_values
 from sparselayers.solvers.apg import SolverOptions, solve_apg
 from sparselayers.solvers.sample_bcd import solve_sample_bcd
+from sparselayers.solvers.working_set import solve_working_set
 
 Result = tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -29,6 +30,8 @@ class IterativeSolver:
         if self.differentiable:
             return solve_apg(problem, params, self.options, warm_start, differentiable=True)
         with torch.no_grad():
+            if getattr(problem, "working_sets", False):
+                return solve_working_set(problem, params, self.options, warm_start)
             return solve_apg(problem, params, self.options, warm_start)
 
 

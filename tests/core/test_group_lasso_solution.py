@@ -9,6 +9,7 @@ from sklearn.linear_model import Lasso, MultiTaskLasso
 
 import sparselayers as sl
 from sparselayers.problems import GROUP_LASSO
+from sparselayers.solvers.apg import SolverOptions, solve_apg
 from tests.core.conftest import regression_problem
 
 
@@ -146,3 +147,7 @@ def test_no_cycle_between_fista_and_the_support_polish():
     assert np.linalg.norm(sol.weights.double().numpy() - reference) < 1e-4 * np.linalg.norm(
         reference
     )
+    # The proximal-gradient path itself (the working sets' fallback) on the same task.
+    lam_t = torch.tensor(lam, dtype=F.dtype)
+    _, gap, _, done = solve_apg(GROUP_LASSO, (F, y[:, None], lam_t), SolverOptions())
+    assert bool(done) and float(gap) <= 1e-6

@@ -1,0 +1,159 @@
+"""The Lasso forward's pieces: active-set (Newton) iterations, working sets and their fallbacks,
+and the closed-form pieces of the implicit backward, each against an independent reference."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import Lasso, MultiTaskLasso
+
+import sparselayers as sl
+import sparselayers.solvers.working_set as working_set
+from sparselayers.backward.implicit import _solve_support_system
+from sparselayers.ops.support_solve import solve_gathered, solve_on_support
+from sparselayers.problems import GROUP_LASSO, quadratic
+from sparselayers.solvers.active_set import lasso_active_set
+from tests.core.conftest import regression_problem
+
+
+def sklearn_lasso(F, Y, lam):
+    """Per-task scikit-learn solutions ``(T, k, m)`` at a tight tolerance."""
+    out = []
+    for t in range(F.shape[0]):
+        y = Y[t].numpy()
+        model = Lasso if y.ndim == 1 else MultiTaskLasso
+        fit = model(alpha=float(lam[t]), fit_intercept=False, tol=1e-14, max_iter=10**6)
+        out.append(fit.fit(F[t].numpy(), y).coef_.reshape(-1, F.shape[-1]))
+    return torch.from_numpy(np.stack(out))
+
+
+def relative_error(a, b):
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def test_active_set_iterations_solve_well_posed_lasso():
+    F, y = regression_problem(tasks=(6,), n=40, m=12, active=4, seed=3)
+    Y = y.unsqueeze(-1)
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, Y)
+    G, c = quadratic.gram(F), quadratic.transposed_times(F, Y)[..., 0] / F.shape[-2]
+    b, solved, n_iter = lasso_active_set(G, c, lam, torch.zeros_like(c), 20, max_active=40)
+    assert bool(solved.all())
+    assert int(n_iter.max()) <= 10  # a handful of Newton steps, not hundreds of iterations
+    assert relative_error(b, sklearn_lasso(F, y, lam)[:, 0]) <= 1e-10
+    # Exact zeros off the active set.
+    assert bool((b == 0).any())
+
+
+def test_active_set_iterations_report_what_they_cannot_solve():
+    F, y = regression_problem(tasks=(3,), n=40, m=12, active=4, seed=4)
+    Y = y.unsqueeze(-1)
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, Y)
+    G, c = quadratic.gram(F), quadratic.transposed_times(F, Y)[..., 0] / F.shape[-2]
+    start = torch.zeros_like(c)
+    # No guess may have an active feature: nothing is solved, the start comes back.
+    b, solved, _ = lasso_active_set(G, c, lam, start, 20, max_active=0)
+    assert not bool(solved.any())
+    torch.testing.assert_close(b, start)
+    # lam >= lam_max: the empty guess at b = 0 is the solution, found without a solve.
+    lam_big = 2 * GROUP_LASSO.lambda_max(F, Y)
+    b, solved, n_iter = lasso_active_set(G, c, lam_big, start, 20, max_active=40)
+    assert bool(solved.all()) and int(n_iter.max()) == 0 and bool((b == 0).all())
+
+
+@pytest.mark.parametrize("k", [None, 2])
+def test_working_sets_over_many_rounds_match_sklearn(k):
+    # m >> n: the working set starts at 16 groups and has to grow several times.
+    F, Y = regression_problem(tasks=(5,), n=40, m=300, k=k, active=12, seed=5)
+    Yk = Y.unsqueeze(-1) if k is None else Y
+    lam = 0.05 * GROUP_LASSO.lambda_max(F, Yk)
+    sol = sl.functional.group_lasso(F, Y, lam, tol=1e-12)
+    assert bool(sol.converged.all())
+    ours = sol.weights if k is not None else sol.weights.unsqueeze(-2)
+    assert relative_error(ours, sklearn_lasso(F, Y, lam)) <= 1e-6
+
+
+def test_fallback_to_proximal_gradient_gives_the_same_solution(monkeypatch):
+    F, y = regression_problem(tasks=(4,), n=30, m=80, active=6, seed=6)
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    reference = sklearn_lasso(F, y, lam)[:, 0]
+    # No active-set iteration at all: every working set is solved by the proximal-gradient
+    # chunks (and their support polish) alone.
+    monkeypatch.setattr(working_set, "ACTIVE_SET_ITERATIONS", 0)
+    sol = sl.functional.group_lasso(F, y, lam, tol=1e-12)
+    assert bool(sol.converged.all())
+    assert relative_error(sol.weights, reference) <= 1e-6
+    # And working sets that never cover the problem: after MAX_ROUNDS, all groups at once.
+    monkeypatch.setattr(working_set, "MAX_ROUNDS", 0)
+    sol = sl.functional.group_lasso(F, y, lam, tol=1e-12)
+    assert bool(sol.converged.all())
+    assert relative_error(sol.weights, reference) <= 1e-6
+
+
+def test_float32_near_square_working_sets_are_certified():
+    # The benchmark's hard regime: supports of 30-45 of n = 50 samples, float32.
+    F, y = regression_problem(
+        tasks=(8,), n=50, m=256, active=32, seed=7, dtype=torch.float32, noise=0.5
+    )
+    sol = sl.functional.group_lasso(F, y, 0.1, relative=True, tol=1e-6)
+    assert bool(sol.converged.all())
+    F64, y64 = F.double(), y.double()
+    lam = 0.1 * GROUP_LASSO.lambda_max(F64, y64.unsqueeze(-1))
+    # The certificate, recomputed in float64 from the float32 solution.
+    gap = GROUP_LASSO.relative_gap(sol.weights.double().unsqueeze(-1), F64, y64.unsqueeze(-1), lam)
+    assert float(gap.max()) <= 1e-5
+    assert relative_error(sol.weights.double(), sklearn_lasso(F64, y64, lam)[:, 0]) <= 1e-2
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_closed_form_stationarity_vjp_equals_autodiff(k):
+    F, Y = regression_problem(tasks=(3,), n=15, m=7, k=k, active=3, seed=8)
+    lam = 0.2 * GROUP_LASSO.lambda_max(F, Y)
+    B = sl.functional.group_lasso(F, Y, lam, tol=1e-12).weights.mT
+    u = torch.randn(B.shape, dtype=B.dtype, generator=torch.Generator().manual_seed(0))
+    _, pullback = torch.func.vjp(lambda *p: GROUP_LASSO.stationarity(B, *p), F, Y, lam)
+    for ours, reference in zip(
+        GROUP_LASSO.stationarity_vjp(B, F, Y, lam, u), pullback(u), strict=True
+    ):
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_support_system_equals_the_full_size_system(k):
+    F, Y = regression_problem(tasks=(4,), n=20, m=30, k=k, active=4, seed=9)
+    lam = 0.15 * GROUP_LASSO.lambda_max(F, Y)
+    B = sl.functional.group_lasso(F, Y, lam, tol=1e-12).weights.mT
+    assert bool((B == 0).any())  # a real support, smaller than m
+    v = GROUP_LASSO.project(B, torch.randn(B.shape, dtype=B.dtype))
+    flat = (*B.shape[:-2], -1)
+    A = GROUP_LASSO.reduced_hessian(B, F, Y, lam)
+    full = solve_on_support(A, GROUP_LASSO.active(B).reshape(flat), v.reshape(flat))
+    compact = _solve_support_system(GROUP_LASSO, B, v, (F, Y, lam))
+    torch.testing.assert_close(compact, full.reshape(B.shape), rtol=1e-10, atol=1e-12)
+
+
+def test_empty_batch():
+    F, y = torch.randn(0, 10, 5, dtype=torch.float64), torch.randn(0, 10, dtype=torch.float64)
+    sol = sl.functional.group_lasso(F, y, 0.1)
+    assert sol.weights.shape == (0, 5) and sol.converged.shape == (0,)
+
+
+def test_gathered_solve_falls_back_to_minimum_norm_on_singular_blocks():
+    A = torch.tensor(
+        [[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[2.0, 0, 0], [0, 1, 0], [0, 0, 1]]],
+        dtype=torch.float64,
+    )
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
+    v = torch.tensor([[2.0, 2.0, 5.0], [2.0, 3.0, 5.0]], dtype=torch.float64)
+    z = solve_gathered(A, mask, v)
+    # Task 0: a singular active block, minimum-norm solution; task 1: the plain solve.
+    torch.testing.assert_close(
+        z, torch.tensor([[1.0, 1.0, 0.0], [1.0, 3.0, 0.0]], dtype=torch.float64)
+    )
+
+
+def test_duplicated_feature_gives_finite_gradients():
+    F, y = regression_problem(tasks=(2,), n=30, m=5, active=2, seed=11)
+    F = torch.cat([F, F[..., :1]], -1).requires_grad_(True)  # column 5 duplicates column 0
+    sol = sl.functional.group_lasso(F, y, 0.05, relative=True, tol=1e-10)
+    assert bool(sol.converged.all())
+    sol.weights.sum().backward()
+    assert bool(torch.isfinite(F.grad).all())
