@@ -16,9 +16,14 @@ gradient is ``∇φ(Λ) = Y - F W(Λ)^T`` (one minus the scores), Lipschitz with
 Two problem objects share these formulas:
 
 - :class:`GroupLassoSVMDual` works with the features (``lam1 >= 0``): ``O(n m k)`` per iteration.
-- :class:`CrammerSingerKernelDual` (``lam1 = 0``) only needs the kernel ``K = F F^T``:
+- :class:`CrammerSingerKernelDual` (``lam1 = 0``) iterates with the kernel ``K = F F^T``:
   ``φ(Λ) = tr((Y - Λ)^T K (Y - Λ)) / (2 lam2) + <Y, Λ>``, ``O(n² k)`` per iteration once ``K`` is
-  formed — with m = 16,000 ResNet-12 features and n ≤ 75 this is the efficient form.
+  formed — with m = 16,000 ResNet-12 features and n ≤ 75 this is the efficient form — and is
+  differentiated through the features (``O(n m k)``, not the ``O(n² m)`` of ``K``'s graph).
+
+At the solution only the active columns (``||v_j|| > lam1``) carry curvature or gradient: the
+reduced Hessian and the backward passes of the feature form work on them alone
+(:func:`active_columns`), 20–27 % of the columns on the benchmark heads.
 
 Optimality on the active faces (implicit differentiation, Newton polish): with ``A_i`` the
 support of row ``i`` of ``Λ``, the gradient is constant on ``A_i`` (its value is the multiplier of
@@ -35,17 +40,26 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from sparselayers.ops.prox import block_soft_threshold, group_norm
+from sparselayers._validation import check_values
+from sparselayers.ops.prox import group_norm
 from sparselayers.ops.simplex import project_simplex
-from sparselayers.ops.structured import block_diagonal, kron_identity
+from sparselayers.ops.structured import block_diagonal
+from sparselayers.problems.svm_scores import (
+    FeatureScores,
+    KernelScores,
+    ShrunkWeights,
+    active_columns,
+    feature_scores_vjp,
+    kernel_scores_vjp,
+    shrink_columns,
+)
 
 # -- shared formulas --------------------------------------------------------------------------
 
 
 def primal_weights(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
     """``W (..., k, m)`` from the dual ``Λ (..., n, k)`` (differentiable in every argument)."""
-    V = (Y - L).mT @ F  # (..., k, m): column j is v_j = (Y - Λ)^T F[:, j]
-    return block_soft_threshold(V.mT, lam1[..., None]).mT / lam2[..., None, None]
+    return ShrunkWeights.apply(F, Y - L, lam1, lam2)  # W_j = BST(v_j, lam1) / lam2
 
 
 def _hinge(S: Tensor, Y: Tensor) -> Tensor:
@@ -73,17 +87,69 @@ def project_tangent(L: Tensor, v: Tensor) -> Tensor:
     return mask * (v - mean)
 
 
-def _reduce(L: Tensor, H: Tensor) -> Tensor:
-    """``P H P + (I - P)`` for the face projector ``P`` of ``Λ``, all ``(..., nk, nk)``."""
-    k = L.shape[-1]
+def _face_projectors(L: Tensor) -> Tensor:
+    """``(..., n, k, k)``: the projector ``P_i = diag(a_i) - a_i a_i^T / |A_i|`` of every row onto
+    the tangent space of its face (``a_i`` the face mask of row ``i``)."""
     mask = face_mask(L)
     count = mask.sum(-1, keepdim=True).clamp_min(1)
-    eye_k = torch.eye(k, dtype=L.dtype, device=L.device)
-    P = block_diagonal(
-        mask.unsqueeze(-1) * eye_k - mask.unsqueeze(-1) * mask.unsqueeze(-2) / count[..., None]
-    )
-    eye = torch.eye(P.shape[-1], dtype=L.dtype, device=L.device)
-    return P @ H @ P + eye - P
+    eye_k = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device)
+    return mask.unsqueeze(-1) * eye_k - mask.unsqueeze(-1) * mask.unsqueeze(-2) / count[..., None]
+
+
+def _reduced_system(L: Tensor, M: Tensor, F: Tensor | None = None, u: Tensor | None = None):
+    """``P H P + (I - P)`` for ``H = M ⊗ I_k + U U^T`` and the face projector ``P`` of ``Λ``.
+
+    ``M (..., n, n)``; the optional low-rank term has columns ``U[(i, a), j] = F_ij u_aj`` for
+    ``F (..., n, s)``, ``u (..., k, s)``. ``P`` is block diagonal (one ``k x k`` block per row),
+    so ``P (M ⊗ I) P`` has blocks ``M_ij P_i P_j``: ``O(n² k³)``, where multiplying dense
+    ``nk x nk`` matrices costs ``O(n³ k³)`` (measured 15 ms per product for 8 tasks of 15-shot
+    5-way heads); the low-rank term is :func:`_low_rank_on_faces`. Returns ``(..., nk, nk)``.
+    """
+    n, k = L.shape[-2:]
+    P = _face_projectors(L)
+    pairs = torch.einsum("...iac,...jcb->...iajb", P, P)
+    H = (M[..., :, None, :, None] * pairs).reshape(*L.shape[:-2], n * k, n * k)
+    if F is not None and u is not None:
+        H = H + _low_rank_on_faces(L, F, u)
+    return H + block_diagonal(torch.eye(k, dtype=L.dtype, device=L.device) - P)
+
+
+def _low_rank_on_faces(L: Tensor, F: Tensor, u: Tensor) -> Tensor:
+    """``(P U)(P U)^T`` for ``U[(i, a), j] = F_ij u_aj``, ``(..., nk, nk)``.
+
+    ``(P U)[(i, a), j] = F_ij (P_i u_j)_a`` vanishes off the faces, so only the rows ``(i, a)``
+    with ``Λ_ia > 0`` are formed (gathered, padded to the largest count of the batch): the
+    ``O(r² s)`` product then costs half of the ``O((nk)² s)`` one on 15-shot heads, whose faces
+    hold 260 of the 375 coordinates.
+    """
+    n, k = L.shape[-2:]
+    mask = face_mask(L)
+    mean = (mask / mask.sum(-1, keepdim=True).clamp_min(1)) @ u  # (..., n, s): face means of u
+    flat = mask.flatten(-2) > 0  # (..., nk)
+    coordinates = torch.arange(n * k, device=L.device).expand(*flat.shape[:-1], 1, n * k)
+    (order,) = active_columns(flat, coordinates)
+    order = order[..., 0, :]  # (..., r): the face coordinates first
+    keep = torch.gather(flat, -1, order).to(L.dtype)  # 0 on padding
+    rows, classes = order // k, order % k
+    G = _rows(F, rows) * (_rows(u, classes) - _rows(mean, rows))  # (..., r, s)
+    small = G @ G.mT * (keep.unsqueeze(-1) * keep.unsqueeze(-2))  # (..., r, r)
+    r = order.shape[-1]
+    wide = torch.zeros(*small.shape[:-1], n * k, dtype=L.dtype, device=L.device)
+    wide = wide.scatter(-1, order.unsqueeze(-2).expand(*order.shape[:-1], r, r), small)
+    full = torch.zeros(*wide.shape[:-2], n * k, n * k, dtype=L.dtype, device=L.device)
+    return full.scatter(-2, order.unsqueeze(-1).expand(*order.shape, n * k), wide)
+
+
+def _rows(X: Tensor, index: Tensor) -> Tensor:
+    """``X[..., index, :]`` per task for ``X (..., n, s)``, ``index (..., r)``: ``(..., r, s)``.
+
+    Advanced indexing copies whole rows; ``torch.gather`` with an expanded index reads an index
+    per element and was 4x slower here."""
+    batch = index.shape[:-1]
+    flat_X = X.expand(*batch, *X.shape[-2:]).reshape(-1, *X.shape[-2:])
+    flat_index = index.reshape(-1, index.shape[-1])
+    tasks = torch.arange(flat_X.shape[0], device=X.device).unsqueeze(-1)
+    return flat_X[tasks, flat_index].reshape(*batch, index.shape[-1], X.shape[-1])
 
 
 def _validate_labels(Y: Tensor) -> None:
@@ -121,7 +187,9 @@ class _SimplexRowsDual:
 
     @staticmethod
     def restrict(L: Tensor, *params: Tensor):
-        """The dual has no cheaper restriction: returns the problem itself."""
+        """The dual has no cheaper restriction: returns the problem itself. (Projecting Newton
+        candidates onto the simplices was tried: it accepted points on slightly wrong faces,
+        within the tolerance, whose implicit gradients were up to 20 % off.)"""
         return L, params, lambda solution: solution
 
 
@@ -133,9 +201,24 @@ class GroupLassoSVMDual(_SimplexRowsDual):
 
     name = "group_lasso_svm_dual"
     param_names = ("features", "labels", "lam1", "lam2")
+
+    @staticmethod
+    def validate(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> None:
+        """Labels, ``lam2 > 0``, and NaN/Inf: ``F`` in one pass (its sum is finite unless an
+        entry is NaN/Inf or the sum overflows; only then is ``F`` inspected entry by entry,
+        which at m = 16,000 costs four passes, 5 ms)."""
+        if not bool(torch.isfinite(F.sum())):
+            check_values(features=F)
+        check_values(lam1=lam1, lam2=lam2)
+        _validate_labels(Y)
+        _validate_lam2(lam2)
+
     # Above this many multiply-adds per task, forming the reduced Hessian for a Newton polish
-    # costs more than the solve itself (O(n^2 k^2 m); ~2e9 for 15-shot 5-way, m = 16,000).
-    polish_budget = 5e7
+    # costs more than the solve itself. Counted as (n k)^2 m with m the columns of the problem
+    # solved (the working set of solvers/svm_working_set.py); the Hessian is formed on the
+    # active rows and columns only, about half of that on the benchmark heads. 6.5e7 for 5-shot
+    # 5-way at m = 16,000 (polished), 6e8 for 15-shot (not polished).
+    polish_budget = 1e8
 
     @classmethod
     def can_polish(cls, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> bool:
@@ -185,19 +268,47 @@ class GroupLassoSVMDual(_SimplexRowsDual):
 
     @staticmethod
     def smooth_gradient(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
-        return Y - F @ primal_weights(L, F, Y, lam1, lam2).mT
+        # Plain operations (the unrolled backward differentiates them): calling an
+        # autograd.Function costs ~30 us, a tenth of a solver iteration on 5-shot heads.
+        return Y - F @ shrink_columns((Y - L).mT @ F, lam1, lam2).mT
+
+    @classmethod
+    def relative_gap(cls, L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
+        return cls.gap_and_column_norms(L, F, Y, lam1, lam2)[0]
 
     @staticmethod
-    def relative_gap(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
-        W = primal_weights(L, F, Y, lam1, lam2)
+    def gap_and_column_norms(
+        L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Relative gap ``(...)`` and ``||v_j|| = ||(Y - Λ)^T F_j|| (..., m)`` (one pass for both;
+        the working sets of ``solvers/svm_working_set.py`` rank the columns by them)."""
+        V = (Y - L).mT @ F  # (..., k, m)
+        norms = (V * V).sum(-2).sqrt()
+        W = shrink_columns(V, lam1, lam2)
         ridge = lam2 / 2 * (W * W).sum((-2, -1))
         primal = _hinge(F @ W.mT, Y) + lam1 * group_norm(W.mT).sum(-1) + ridge
         dual = L.shape[-2] - (Y * L).sum((-2, -1)) - ridge
-        return _relative_gap(L, Y, primal, dual)
+        return _relative_gap(L, Y, primal, dual), norms
 
-    @classmethod
-    def stationarity(cls, L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
-        return project_tangent(L, cls.smooth_gradient(L, F, Y, lam1, lam2))
+    @staticmethod
+    def column_norms(L: Tensor, F: Tensor, Y: Tensor) -> Tensor:
+        """``||(Y - Λ)^T F_j||``, ``(..., m)``."""
+        V = (Y - L).mT @ F
+        return (V * V).sum(-2).sqrt()
+
+    @staticmethod
+    def stationarity(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
+        """``P (Y - F W^T)``; its vector-Jacobian product (:class:`FeatureScores`) makes three
+        passes over ``F`` where autograd made nine."""
+        return project_tangent(L, Y - FeatureScores.apply(F, Y - L, lam1, lam2))
+
+    @staticmethod
+    def stationarity_vjp(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor, u: Tensor):
+        """``u``'s vector-Jacobian product with :meth:`stationarity` in ``(F, Y, lam1, lam2)``,
+        in closed form (what ``torch.func.vjp`` gives, without evaluating the scores)."""
+        w = project_tangent(L, u)
+        dF, dA, dlam1, dlam2 = feature_scores_vjp(F, Y - L, lam1, lam2, w)
+        return -dF, w - dA, -dlam1, -dlam2
 
     @staticmethod
     def reduced_hessian(L: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
@@ -205,22 +316,21 @@ class GroupLassoSVMDual(_SimplexRowsDual):
 
         ``∂BST(v) = c I + d u u^T`` on active groups (``c = 1 - lam1/||v||``, ``d = lam1/||v||``,
         ``u = v/||v||``), 0 elsewhere; so ``H = (F diag(c) F^T) ⊗ I + U diag(d) U^T / lam2`` with
-        ``U`` the ``(nk, m)`` matrix of columns ``F_j ⊗ u_j``.
+        ``U`` the ``(nk, m)`` matrix of columns ``F_j ⊗ u_j``. Only the active groups contribute:
+        they are gathered first, so the ``O(n² k² s)`` product costs ``s`` = active columns, not
+        ``m`` (5x less at 80 % column sparsity).
         """
-        n, k = L.shape[-2:]
-        V = ((Y - L).mT @ F).mT  # (..., m, k)
-        norm = group_norm(V)
+        V = (Y - L).mT @ F  # (..., k, m)
+        F, V = active_columns(group_norm(V.mT) > lam1[..., None], F, V)
+        norm = group_norm(V.mT)
         lam1_ = lam1[..., None]
         on = norm > lam1_
         safe = torch.where(on, norm, torch.ones_like(norm))
         c = torch.where(on, 1 - lam1_ / safe, torch.zeros_like(norm))
         d = torch.where(on, lam1_ / safe, torch.zeros_like(norm))
-        u = V / safe.unsqueeze(-1)
-        H = kron_identity((F * c.unsqueeze(-2)) @ F.mT, k)
-        U = (F.unsqueeze(-1) * (u * d.sqrt().unsqueeze(-1)).unsqueeze(-3)).transpose(-1, -2)
-        U = U.reshape(*F.shape[:-2], n * k, F.shape[-1])  # row (i, a): F_ij sqrt(d_j) u_ja
-        H = (H + U @ U.mT) / lam2[..., None, None]
-        return _reduce(L, H)
+        u = V * (d / lam2[..., None]).sqrt().unsqueeze(-2) / safe.unsqueeze(-2)  # (..., k, s)
+        M = (F * c.unsqueeze(-2)) @ F.mT / lam2[..., None, None]
+        return _reduced_system(L, M, F, u)  # U[(i, a), j] = F_ij sqrt(d_j / lam2) u_aj
 
     @staticmethod
     def cvxpy_sizes(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> tuple[int, int, int]:
@@ -256,36 +366,60 @@ def _cvxpy_svm_dual(n: int, m: int, k: int):
 
 
 class CrammerSingerKernelDual(_SimplexRowsDual):
-    """The Crammer–Singer dual (``lam1 = 0``) in kernel form; parameters ``(K, Y, lam2)`` with
-    ``K = F F^T (..., n, n)``. Gradients with respect to ``K`` reach ``F`` through autograd."""
+    """The Crammer–Singer dual (``lam1 = 0``) in kernel form; parameters ``(F, K, Y, lam2)``
+    with ``K = F F^T (..., n, n)`` computed once by the caller.
+
+    The solvers only read ``K`` (``O(n² k)`` per iteration). The stationarity map is evaluated
+    with ``K`` but differentiated as ``P (Y - F (F^T (Y - Λ)) / lam2)``, so that the implicit
+    backward reaches ``F`` in ``O(n m k)``: differentiating through ``K = F F^T`` costs
+    ``O(n² m)`` and took 60 % of the forward+backward time at m = 16,000 (profiled). In implicit
+    mode ``K`` is therefore passed detached; in unrolled mode it carries the graph of ``F F^T``.
+    """
 
     name = "crammer_singer_dual"
-    # K is checked under the name of the features it is computed from (NaN/Inf propagate).
-    param_names = ("features", "labels", "lam2")
+    # K is computed from the features, which are checked first (NaN/Inf propagate to K).
+    param_names = ("features", "kernel", "labels", "lam2")
 
     @staticmethod
-    def can_polish(K: Tensor, Y: Tensor, lam2: Tensor) -> bool:
+    def validate(F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> None:
+        """Labels, ``lam2 > 0``, and NaN/Inf, checked on ``K``: ``O(n²)`` instead of the
+        ``O(n m)`` of checking ``F`` (4 passes over ``F``: 5 ms at m = 16,000, a fifth of the
+        forward). NaN/Inf in ``F`` reach ``K``; only then is ``F`` itself inspected."""
+        if not bool(torch.isfinite(K).all()):
+            check_values(features=F)
+            raise ValueError("features are too large: the kernel F F^T overflows")
+        check_values(lam2=lam2)
+        _validate_labels(Y)
+        _validate_lam2(lam2)
+
+    @staticmethod
+    def initial(F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+        """``Λ = Y``: the dual point of ``W = 0``."""
+        return Y.clone()
+
+    @staticmethod
+    def can_polish(F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> bool:
         """The reduced Hessian is ``K ⊗ I / lam2``: an ``nk x nk`` system, always cheap."""
         return True
 
     # -- block coordinate descent over samples (solvers/sample_bcd.py) --------------------------
     @classmethod
-    def sample_state(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+    def sample_state(cls, L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         """The scores ``S = K (Y - Λ) / lam2 (..., n, k)``, kept up to date by rank-one updates."""
         return cls.scores(L, K, Y, lam2)
 
     @staticmethod
-    def sample_step(S: Tensor, i: int, K: Tensor, Y: Tensor, lam2: Tensor):
+    def sample_step(S: Tensor, i: int, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor):
         """Row ``i`` of the gradient and its exact curvature ``K_ii / lam2`` (the Hessian block
         of a row is ``K_ii I_k / lam2``)."""
         return Y[..., i, :] - S[..., i, :], K[..., i, i] / lam2
 
     @staticmethod
-    def sample_update(S: Tensor, i: int, delta: Tensor, K: Tensor, Y: Tensor, lam2: Tensor):
+    def sample_update(S: Tensor, i: int, delta: Tensor, F: Tensor, K: Tensor, Y, lam2: Tensor):
         return S - K[..., :, i, None] * delta[..., None, :] / lam2[..., None, None]
 
     @staticmethod
-    def lipschitz(K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+    def lipschitz(F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         top = torch.linalg.eigvalsh(K)[..., -1]
         return top.clamp_min(torch.finfo(K.dtype).tiny) / lam2
 
@@ -295,25 +429,37 @@ class CrammerSingerKernelDual(_SimplexRowsDual):
         return K @ (Y - L) / lam2[..., None, None]
 
     @classmethod
-    def smooth_gradient(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+    def smooth_gradient(cls, L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         return Y - cls.scores(L, K, Y, lam2)
 
     @classmethod
-    def relative_gap(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+    def relative_gap(cls, L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         S = cls.scores(L, K, Y, lam2)
         ridge = ((Y - L) * S).sum((-2, -1)) / 2  # (lam2/2)||W||^2 = <Y - Λ, S>/2
         primal = _hinge(S, Y) + ridge
         dual = L.shape[-2] - (Y * L).sum((-2, -1)) - ridge
         return _relative_gap(L, Y, primal, dual)
 
-    @classmethod
-    def stationarity(cls, L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
-        return project_tangent(L, cls.smooth_gradient(L, K, Y, lam2))
+    @staticmethod
+    def stationarity(L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+        """``P (Y - K (Y - Λ) / lam2)``, differentiated with respect to ``F`` through
+        :class:`KernelScores` (``O(n m k)``), not through ``K``."""
+        return project_tangent(L, Y - KernelScores.apply(F, K, Y - L, lam2))
 
     @staticmethod
-    def reduced_hessian(L: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+    def stationarity_vjp(L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor, u: Tensor):
+        """``u``'s vector-Jacobian product with :meth:`stationarity` in ``(F, K, Y, lam2)``, in
+        closed form; ``K`` gets none (its dependence on ``F`` is carried by ``∂F``)."""
+        w = project_tangent(L, u)
+        A = Y - L
+        S = K @ A / lam2[..., None, None]
+        dF, _, dA, dlam2 = kernel_scores_vjp(F, K, A, lam2, S, w)
+        return -dF, torch.zeros_like(K), w - dA, -dlam2
+
+    @staticmethod
+    def reduced_hessian(L: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         """``P (K ⊗ I_k / lam2) P + I - P``, ``(..., nk, nk)``."""
-        return _reduce(L, kron_identity(K / lam2[..., None, None], L.shape[-1]))
+        return _reduced_system(L, K / lam2[..., None, None])
 
 
 GROUP_LASSO_SVM = GroupLassoSVMDual()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.svm import LinearSVC
 from torch.autograd import gradcheck
-from torch.func import vmap
+from torch.func import jacrev, vmap
 
 import sparselayers as sl
 from sparselayers.problems.svm_dual import primal_weights
@@ -191,3 +191,106 @@ def test_module_validates_at_construction():
         sl.GroupLassoMulticlassSVMDual(0.1, 1.0, num_classes=1)
     with pytest.raises(ValueError, match="lam2 must be positive"):
         sl.GroupLassoMulticlassSVMDual(0.1, 0.0, num_classes=3)
+
+
+def wide_problem(tasks=(2,), n=12, m=300, k=3, seed=4):
+    """Few informative columns among many noise columns: most columns are zero at lam1 > 0,
+    so the working sets and the backward on active columns are exercised."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(k).repeat(n // k + 1)[:n].expand(*tasks, n).contiguous()
+    centers = torch.zeros(*tasks, k, m, dtype=torch.float64)
+    centers[..., :10] = 2 * torch.randn(*tasks, k, 10, generator=g, dtype=torch.float64)
+    F = centers.gather(-2, labels[..., None].expand(*tasks, n, m))
+    return F + torch.randn(*tasks, n, m, generator=g, dtype=torch.float64), labels
+
+
+def full_problem_solution(F, labels, lam1, lam2, k, tol):
+    """Reference: accelerated projected gradient on all columns (no working set)."""
+    from sparselayers.problems import GROUP_LASSO_SVM
+    from sparselayers.solvers.apg import SolverOptions, solve_apg
+
+    Y = torch.nn.functional.one_hot(labels, k).to(F.dtype)
+    lam = torch.full(F.shape[:-2], lam1, dtype=F.dtype)
+    params = (F, Y, lam, torch.full_like(lam, lam2))
+    L, gap, _, done = solve_apg(GROUP_LASSO_SVM, params, SolverOptions(tol=tol, max_iter=10**5))
+    assert bool(done.all())
+    return primal_weights(L, F, Y, lam, torch.full_like(lam, lam2))
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_working_sets_equal_the_full_solve(warm):
+    F, labels = wide_problem()
+    warm_start = None
+    if warm:
+        # Λ = Y ranks no column (V = 0): the working set starts at its minimum size and must
+        # grow until no column outside it is active.
+        warm_start = torch.nn.functional.one_hot(labels, 3).double()
+    # Cold, the first working set (ranked at the uniform off-label point) holds 123 of the 300
+    # columns and misses active ones; warm from Λ = Y it grows 32 -> 64 -> 128.
+    sol = sl.functional.group_lasso_svm_dual(
+        F, labels, 5.0, 1.0, num_classes=3, tol=1e-12, warm_start=warm_start
+    )
+    assert bool(sol.converged.all()) and bool((sol.gap <= 1e-12).all())
+    assert bool((sol.column_sparsity > 0.9).all())
+    reference = full_problem_solution(F, labels, 5.0, 1.0, 3, 1e-12)
+    torch.testing.assert_close(sol.weights, reference, rtol=1e-6, atol=1e-8)
+
+
+def test_lam1_positive_gradients_at_default_tol_match_references():
+    """At the default tol the polished solution sits on its exact face: the implicit gradients
+    (computed on the active columns only) match the cvxpy reference mode and finite differences,
+    and inactive columns get exactly zero gradient."""
+    F, labels = wide_problem(tasks=(), n=9, m=150, seed=5)  # 5 active columns of 150
+    queries = torch.randn(6, 150, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    G = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def loss(F, backward="implicit", tol=1e-6):
+        W = sl.functional.group_lasso_svm_dual(
+            F, labels, 3.0, 1.0, num_classes=3, backward=backward, tol=tol
+        ).weights
+        return ((queries @ W.mT) * G).sum(), W
+
+    Ft = F.clone().requires_grad_(True)
+    value, W = loss(Ft)
+    (implicit,) = torch.autograd.grad(value, Ft)
+    Fc = F.clone().requires_grad_(True)
+    (reference,) = torch.autograd.grad(loss(Fc, "cvxpy", 1e-10)[0], Fc)
+    assert float((implicit - reference).norm()) <= 1e-5 * float(reference.norm())
+    zero = W.norm(dim=0) == 0
+    assert bool(zero.any()) and bool((implicit[:, zero] == 0).all())
+    active = (~zero).nonzero()[:, 0]
+    for i, j in [(2, int(active[0])), (5, int(active[-1])), (7, int(zero.nonzero()[0]))]:
+        E = torch.zeros_like(F)
+        E[i, j] = 1e-6
+        numeric = (float(loss(F + E, tol=1e-13)[0]) - float(loss(F - E, tol=1e-13)[0])) / 2e-6
+        assert float(implicit[i, j]) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("lam1", [0.0, 2.0])
+def test_jacrev_equals_rowwise_backward(lam1):
+    """jacrev runs the implicit backward under vmap (the active-column gathers go through their
+    vmap rules); its rows equal one backward per output."""
+    F, labels = wide_problem(tasks=(), n=6, m=40, seed=6)
+
+    def head(F):
+        return sl.functional.group_lasso_svm_dual(
+            F, labels, lam1, 1.0, num_classes=3, tol=1e-12
+        ).weights
+
+    J = jacrev(head)(F)
+    Ft = F.clone().requires_grad_(True)
+    W = head(Ft).reshape(-1)
+    rows = [torch.autograd.grad(W[i], Ft, retain_graph=True)[0] for i in range(W.numel())]
+    torch.testing.assert_close(J, torch.stack(rows).reshape(J.shape), rtol=1e-10, atol=1e-12)
+    zero = W.detach().reshape(3, -1).norm(dim=0) == 0  # columns that get no gradient
+    assert (lam1 == 0) == (not bool(zero.any()))
+    assert bool((J.reshape(-1, *F.shape)[:, :, zero] == 0).all())
+
+
+@pytest.mark.parametrize("lam1", [0.0, 0.1])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_features_are_named_in_both_forms(lam1, bad):
+    F = F0.clone()
+    F[1, 2, 3] = bad
+    with pytest.raises(ValueError, match="features contains NaN or Inf"):
+        sl.functional.group_lasso_svm_dual(F, L0, lam1, 1.0, num_classes=3)
