@@ -77,9 +77,11 @@ def lasso_active_set(
             going = ~same
             if not bool(going.any()):
                 break
-            run, G, c, lam, b, z = run[going], G[going], c[going], lam[going], b[going], z[going]
-            diag, threshold, violation = diag[going], threshold[going], violation[going]
-            signs, previous = signs[going], previous[going]
+            keep = going.nonzero().squeeze(-1)
+            run, G, c, lam, b, z = _rows(keep, run, G, c, lam, b, z)
+            diag, threshold, violation, signs, previous = _rows(
+                keep, diag, threshold, violation, signs, previous
+            )
             fingerprints.keep(going)
         if it == max_iter:
             break
@@ -98,8 +100,9 @@ def lasso_active_set(
         ok = (info == 0) & torch.isfinite(candidate).all(-1) & (mask.sum(-1) <= max_active)
         if not bool(ok.all()):  # a singular guess: the task stops, unsolved
             n_iter[run[~ok]] = it + 1
-            run, G, c, lam, candidate = run[ok], G[ok], c[ok], lam[ok], candidate[ok]
-            diag, threshold, signs, previous = diag[ok], threshold[ok], signs[ok], previous[ok]
+            keep = ok.nonzero().squeeze(-1)
+            run, G, c, lam, candidate = _rows(keep, run, G, c, lam, candidate)
+            diag, threshold, signs, previous = _rows(keep, diag, threshold, signs, previous)
             fingerprints.keep(ok)
             if run.numel() == 0:
                 break
@@ -107,6 +110,11 @@ def lasso_active_set(
             fingerprints.add(previous)
         b, previous = candidate, signs
     return out, solved, n_iter
+
+
+def _rows(index: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
+    """The rows ``index`` of every tensor (one index for all, not one boolean mask each)."""
+    return tuple(x.index_select(0, index) for x in tensors)
 
 
 class _Fingerprints:

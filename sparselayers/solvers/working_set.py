@@ -170,7 +170,8 @@ def _working_set(problem, params, options, warm_start):
 
 
 def _keep(tasks: dict[str, Tensor], mask: Tensor) -> dict[str, Tensor]:
-    return {key: value[mask] for key, value in tasks.items()}
+    index = mask.nonzero().squeeze(-1)
+    return {key: value.index_select(0, index) for key, value in tasks.items()}
 
 
 class _Results:
