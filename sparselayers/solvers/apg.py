@@ -94,6 +94,9 @@ def fista_loop(problem, params, options, warm_start, *, differentiable=False):
     F = params[0]
     T = F.shape[0]
     X = problem.initial(*params) if warm_start is None else warm_start.detach()
+    if T == 0:  # nothing to iterate on
+        empty = torch.zeros(0, dtype=F.dtype, device=F.device)
+        return X, empty, empty.long(), empty.bool()
     with torch.no_grad():
         step = (1 / problem.lipschitz(*params)).detach()
     polish = options.polish_steps > 0 and not differentiable and problem.can_polish(*params)
