@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers._vmap import batch_first
 from sparselayers.ops.support_solve import solve_gathered, solve_on_support
 
 
@@ -78,11 +79,7 @@ class _CompactSolve(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, problem, B, v, *params):
-        def front(x, dim):
-            return x.expand(info.batch_size, *x.shape) if dim is None else x.movedim(dim, 0)
-
-        moved = [front(x, d) for x, d in zip((B, v, *params), in_dims[1:], strict=True)]
-        return _CompactSolve.apply(problem, *moved), 0
+        return _CompactSolve.apply(problem, *batch_first(info, in_dims[1:], B, v, *params)), 0
 
 
 class _ImplicitSolve(torch.autograd.Function):
@@ -108,14 +105,7 @@ class _ImplicitSolve(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, problem, solver, warm_start, *params):
-        def front(x, dim):
-            if x is None:
-                return None
-            if dim is None:
-                return x.expand(info.batch_size, *x.shape)
-            return x.movedim(dim, 0)
-
-        moved = [front(x, d) for x, d in zip((warm_start, *params), in_dims[2:], strict=True)]
+        moved = batch_first(info, in_dims[2:], warm_start, *params)
         return _ImplicitSolve.apply(problem, solver, *moved), (0, 0, 0, 0)
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers._vmap import batch_first
+
 
 def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """Returns ``(z, ok)``: ``z`` solves ``A_SS z_S = v_S`` (``z = 0`` off S), ``ok`` per task."""
@@ -68,11 +70,7 @@ class _SupportSolve(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, A, mask, v):
-        def front(x, dim):
-            return x.expand(info.batch_size, *x.shape) if dim is None else x.movedim(dim, 0)
-
-        moved = [front(x, d) for x, d in zip((A, mask, v), in_dims, strict=True)]
-        return _SupportSolve.apply(*moved), 0
+        return _SupportSolve.apply(*batch_first(info, in_dims, A, mask, v)), 0
 
 
 def solve_on_support(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
