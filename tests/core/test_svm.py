@@ -294,3 +294,54 @@ def test_non_finite_features_are_named_in_both_forms(lam1, bad):
     F[1, 2, 3] = bad
     with pytest.raises(ValueError, match="features contains NaN or Inf"):
         sl.functional.group_lasso_svm_dual(F, L0, lam1, 1.0, num_classes=3)
+
+
+def test_low_rank_hessian_term_from_face_rows_or_class_blocks():
+    """The reduced Hessian's low-rank term ``(P U)(P U)^T`` is built from the face rows or from
+    the upper class blocks of ``U U^T``, whichever is cheaper: both equal the dense product, on
+    faces of every size (vertices, edges, whole simplices)."""
+    from sparselayers.ops.structured import block_diagonal
+    from sparselayers.problems.svm_dual import (
+        _face_projectors,
+        _low_rank_by_class_blocks,
+        _low_rank_on_face_rows,
+        _low_rank_on_faces,
+    )
+    from sparselayers.problems.svm_scores import active_columns
+
+    g = torch.Generator().manual_seed(3)
+    T, n, k, s = 3, 7, 4, 11
+    F = torch.randn(T, n, s, generator=g, dtype=torch.float64)
+    u = torch.randn(T, k, s, generator=g, dtype=torch.float64)
+    L = torch.rand(T, n, k, generator=g, dtype=torch.float64)
+    L = L * (torch.rand(T, n, k, generator=g) < 0.5)
+    L[..., 0] += 0.1  # every row on a face of 1 to k coordinates
+    L = L / L.sum(-1, keepdim=True)
+    P = _face_projectors(L)
+    PU = block_diagonal(P) @ (F.unsqueeze(-2) * u.unsqueeze(-3)).reshape(T, n * k, s)
+    expected = PU @ PU.mT
+    on = (L > 0).flatten(-2)
+    (order,) = active_columns(on, torch.arange(n * k).expand(T, 1, n * k))
+    assert 0 < order.shape[-1] < n * k
+    for H in (
+        _low_rank_on_face_rows(L, F, u, order[..., 0, :]),
+        _low_rank_by_class_blocks(P, F, u),
+        _low_rank_on_faces(L, P, F, u),
+    ):
+        torch.testing.assert_close(H, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_shrink_columns_gradient_is_zero_off_the_active_columns():
+    """``shrink_columns`` (differentiated by the unrolled mode) clamps instead of selecting:
+    zero and below-threshold columns still get an exactly zero, finite gradient, and active
+    columns the Jacobian of the block soft-threshold (checked by gradcheck)."""
+    from sparselayers.problems.svm_scores import shrink_columns
+
+    lam1, lam2 = torch.tensor([0.5], dtype=torch.float64), torch.tensor([2.0], dtype=torch.float64)
+    V = torch.tensor([[[0.0, 0.1, 1.0], [0.0, -0.2, 2.0]]], dtype=torch.float64)  # (1, 2, 3)
+    V.requires_grad_(True)
+    (grad,) = torch.autograd.grad(shrink_columns(V, lam1, lam2).sum(), V)
+    assert bool(torch.isfinite(grad).all()) and bool((grad[..., :2] == 0).all())
+    assert gradcheck(
+        lambda V: shrink_columns(V, lam1, lam2), (V[..., 2:].detach().requires_grad_(),)
+    )
