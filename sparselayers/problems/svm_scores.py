@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers._vmap import batch_first
+
 
 def shrink_columns(V: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
     """``BST(v_j, lam1) / lam2`` for every column ``v_j`` of ``V (..., k, m)``.
@@ -71,11 +73,7 @@ class _ActiveColumns(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, on, *tensors):
-        def front(x, dim):
-            return x.expand(info.batch_size, *x.shape) if dim is None else x.movedim(dim, 0)
-
-        moved = [front(x, d) for x, d in zip((on, *tensors), in_dims, strict=True)]
-        return _ActiveColumns.apply(*moved), (0,) * len(tensors)
+        return _ActiveColumns.apply(*batch_first(info, in_dims, on, *tensors)), (0,) * len(tensors)
 
 
 def active_columns(on: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
