@@ -11,7 +11,7 @@ tens to hundreds. Measured on the benchmark problems (64 tasks, n = 50, float32,
 polish, on all features) to 1.4 / 6 / 45-50 ms for m = 6 / 64 / 256. Where supports approach
 n (small λ, few samples, correlated features: the Section 2 study's problems) working sets do
 not pay: such tasks are handed, all in one batch, to proximal gradient on all groups, and those
-problems cost 0.8-2x what proximal gradient alone did (1.15x summed over the λ grid).
+problems cost 0.7-2x what proximal gradient alone did (1.16x summed over the λ grid).
 
 The duality gap of the *whole* problem at the working-set solution certifies it: the primal
 value is the same, and the rescaled-residual dual point is feasible for the whole problem
