@@ -78,7 +78,7 @@ def lasso_active_set(
             if not bool(going.any()):
                 break
             keep = going.nonzero().squeeze(-1)
-            run, G, c, lam, b, z = _rows(keep, run, G, c, lam, b, z)
+            run, G, c, lam, b = _rows(keep, run, G, c, lam, b)
             diag, threshold, violation, signs, previous = _rows(
                 keep, diag, threshold, violation, signs, previous
             )

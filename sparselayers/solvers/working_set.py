@@ -75,15 +75,13 @@ def solve_working_set(
     params: tuple[Tensor, ...],
     options: SolverOptions,
     warm_start: Tensor | None = None,
-    *,
-    warn: bool = True,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Group Lasso ``(F, Y, lam)`` by working sets; same contract as ``solve_apg``.
 
     Tasks with ``lam = 0`` (dense least squares, no sparsity to exploit) make the whole batch
     fall back to proximal gradient on all groups (as does an empty batch).
     """
-    return run_on_flat_tasks(_working_set, problem, params, options, warm_start, warn=warn)
+    return run_on_flat_tasks(_working_set, problem, params, options, warm_start)
 
 
 def _working_set(problem, params, options, warm_start):

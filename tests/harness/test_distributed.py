@@ -47,7 +47,8 @@ def _train(ctx: DistContext) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in encoder.parameters()])
 
 
-def _worker(rank: int, port: int, out: str) -> None:
+def _join(rank: int, port: int) -> DistContext:
+    """Join the 2-process gloo group on localhost as ``rank`` (one torch thread each)."""
     os.environ.update(
         {
             "MASTER_ADDR": "127.0.0.1",
@@ -58,7 +59,11 @@ def _worker(rank: int, port: int, out: str) -> None:
         }
     )
     torch.set_num_threads(1)
-    ctx = init_distributed("cpu")
+    return init_distributed("cpu")
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    ctx = _join(rank, port)
     try:
         params = _train(ctx)
         torch.save(params, Path(out) / f"rank{rank}.pt")
@@ -102,17 +107,7 @@ def _train_worker(rank: int, port: int, out: str) -> None:
     from harness.disentanglement.train import train
     from tests.harness.test_disentanglement import TINY, tiny_grid
 
-    os.environ.update(
-        {
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-            "WORLD_SIZE": "2",
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-        }
-    )
-    torch.set_num_threads(1)
-    ctx = init_distributed("cpu")
+    ctx = _join(rank, port)
     try:
         source = ProceduralShapes(tiny_grid(), SceneConfig(image_size=16, supersample=1))
         trained = train(
