@@ -28,7 +28,7 @@ def solve_regression(
     batch = F.shape[:-2]
     lam_t = check.regularization(lam, batch, F, "lam")
     if relative:
-        lam_t = lam_t * problem.lambda_max(F, Y).detach()
+        lam_t = lam_t * problem.lambda_max(F.detach(), Y.detach())
     warm = None
     if warm_start is not None:
         warm = _warm_start(warm_start, F, Y, vector)

@@ -1,29 +1,33 @@
-"""Primal-dual active-set iterations for the Lasso in Gram form, batched over tasks.
+"""Primal-dual active-set iterations for the Lasso, batched over tasks.
 
-For ``min_b ½ bᵀ G b - cᵀ b + lam ||b||_1`` (``G = FᵀF/n``, ``c = FᵀY/n``) the optimality
+For ``min_b 1/(2n) ||y - F b||^2 + lam ||b||_1`` (``G = FᵀF/n``, ``c = Fᵀy/n``) the optimality
 conditions are ``d = c - G b`` with ``d_j = lam sign(b_j)`` where ``b_j != 0`` and
 ``|d_j| <= lam`` elsewhere. One iteration guesses the active set and the signs from the
 coordinate-wise fixed point ``z = b + d / diag(G)``,
 
     A = {j : |z_j| > lam / G_jj},    s = sign(z_A),
 
-and solves the optimality conditions exactly for that guess: ``G_AA b_A = c_A - lam s``,
-``b = 0`` off ``A``. When the conditions hold the guess reproduces itself, and conversely a
-task whose active set and signs are unchanged by an iteration is solved (to the precision of
-the solve). This is Newton's method on the nonsmooth fixed-point equation (a semismooth Newton
+and solves the optimality conditions exactly for that guess: ``G_AA b_A = c_A - lam s_A``,
+``b = 0`` off ``A`` (one Cholesky solve of the guess's size, gathered from ``F``: ``G`` is
+never formed). When the conditions hold the guess reproduces itself, and conversely a task
+whose active set and signs are unchanged by an iteration is solved (to the precision of the
+solve). This is Newton's method on the nonsmooth fixed-point equation (a semismooth Newton
 method, Hintermüller, Ito & Kunisch 2002): near the solution it takes one step, from a cold
-start a handful on well-posed problems, against tens to hundreds of proximal-gradient
-iterations that cost about as much each on the small problems it is used for
-(``solvers/working_set.py``).
+start a handful on well-posed problems, where proximal gradient takes tens to hundreds.
 
-Safeguard: letting every violator in at once can overshoot to a guess with as many features
-as samples, whose system is singular or so ill-conditioned that the signs then flip back and
-forth (seen on the benchmark problems with 256 features and 50 samples). Entering features
-are therefore limited to half the room left below ``max_active``, the most violating first;
-at least one always enters, so a reproduced guess still certifies the conditions. And a task
-whose guess returns to an earlier one (a cycle, seen on well-conditioned problems too) changes
-only its largest violation for that iteration. Tasks that exhaust the budget, or meet
-a singular system, are reported unsolved and the caller falls back to proximal gradient.
+Safeguards. Letting every violator in at once overshoots (at ``b = 0`` most features violate),
+to guesses with many wrong features whose systems are near-singular. Entering features are
+therefore limited to as many as the guess already keeps (at least ``FIRST_ENTERING``, at most
+half the room left below ``max_active``), the most violating first: the guess at most doubles,
+like a working set. A task whose guess returns to an earlier one (a cycle) changes only its
+largest violation for that iteration. And a task whose active and violating features together
+exceed ``max_active`` after its first solve is stopped and reported *dense*: its support is
+expected near the number of samples, where these iterations seldom converge (the guesses pick
+up features that the ill-conditioned near-square systems then keep) and the Lasso path
+(``solvers/homotopy.py``) does not fail. Measured on the benchmark's problems (64 tasks,
+n = 50, lam = 0.1 lam_max): right after the first solve, active plus violating features
+numbered 7-41 for m = 64 (supports 5-17) and 88-181 for m = 256 (supports 26-46).
+Tasks that exhaust the budget, or meet a singular system, are reported unsolved.
 """
 
 from __future__ import annotations
@@ -31,54 +35,69 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers.problems.quadratic import times, transposed_times
+
+FIRST_ENTERING = 8
+"""Features that may enter a guess that keeps fewer than this many."""
+
 
 def lasso_active_set(
-    G: Tensor, c: Tensor, lam: Tensor, b: Tensor, max_iter: int, max_active: int
-) -> tuple[Tensor, Tensor, Tensor]:
+    F: Tensor, y: Tensor, lam: Tensor, b: Tensor, max_iter: int, max_active: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Primal-dual active-set iterations from ``b``.
 
     Args:
-        G: ``(T, p, p)`` Gram matrices (symmetric positive semidefinite).
-        c: ``(T, p)`` correlations ``FᵀY / n``.
-        lam: ``(T,)`` positive penalties.
-        b: ``(T, p)`` starting point.
+        F: ``(T, n, m)`` features. y: ``(T, n)`` targets. lam: ``(T,)`` positive penalties.
+        b: ``(T, m)`` starting point.
         max_iter: iteration budget.
-        max_active: bound on the size of a guess, the rank of ``G`` (the number of samples).
+        max_active: bound on the size of a guess (at most the rank of ``G``: ``min(n - 1, m)``).
 
     Returns:
-        ``b (T, p)``; ``solved (T,)``, where a guess reproduced itself (elsewhere ``b`` is the
-        starting point); ``n_iter (T,)`` int64, the systems solved.
+        ``b (T, m)``; ``solved (T,)``, where a guess reproduced itself (elsewhere ``b`` is the
+        starting point); ``n_iter (T,)`` int64, the systems solved; ``dense (T,)``, the tasks
+        stopped for their number of violating features.
     """
-    T, p = c.shape
-    diag = G.diagonal(dim1=-2, dim2=-1).clamp_min(torch.finfo(G.dtype).tiny)
+    T, n, m = F.shape
+    c = transposed_times(F, y.unsqueeze(-1)).squeeze(-1) / n
+    diag = torch.linalg.vecdot(F.mT, F.mT).div_(n)
+    diag.clamp_min_(torch.finfo(F.dtype).tiny)
     threshold = lam[:, None] / diag
-    eye = torch.eye(p, dtype=G.dtype, device=G.device)
-    solved = torch.zeros(T, dtype=torch.bool, device=G.device)
-    n_iter = torch.full((T,), max_iter, dtype=torch.int64, device=G.device)
+    solved = torch.zeros(T, dtype=torch.bool, device=F.device)
+    dense = torch.zeros(T, dtype=torch.bool, device=F.device)
+    n_iter = torch.full((T,), max_iter, dtype=torch.int64, device=F.device)
     out = b
     # The iterations go on with the tasks still iterating only; ``run`` indexes them.
-    run = torch.arange(T, device=G.device)
+    run = torch.arange(T, device=F.device)
     previous = torch.sign(b)
-    fingerprints = _Fingerprints(p, G.device)  # of earlier guesses, to detect cycles
+    fingerprints = _Fingerprints(m, F.device)  # of earlier guesses, to detect cycles
     for it in range(max_iter + 1):
-        z = b + (c - (G @ b.unsqueeze(-1)).squeeze(-1)) / diag
+        residual = y - times(F, b.unsqueeze(-1)).squeeze(-1)
+        z = b + transposed_times(F, residual.unsqueeze(-1)).squeeze(-1) / n / diag
         violation = z.abs() / threshold
-        signs = torch.sign(z) * _limit_entering(violation, previous != 0, max_active)
+        guess = violation > 1
+        signs = torch.sign(z) * _limit_entering(violation, guess, previous != 0, max_active)
         # A reproduced guess is solved; at the start only the empty guess at b = 0 is (other
         # starting points need not solve their own guess's system).
         same = (signs == previous).all(-1)
         if it == 0:
             same = same & (signs == 0).all(-1)
-        if bool(same.any()):
+        stop = same
+        if it > 0:
+            crowded = ~same & (guess.sum(-1) > max_active)
+            stop = same | crowded
+        if bool(stop.any()):
             done = run[same]
             solved[done] = True
             n_iter[done] = it
             out = out.index_copy(0, done, b[same])
-            going = ~same
+            if it > 0:
+                dense[run[crowded]] = True
+                n_iter[run[crowded]] = it
+            going = ~stop
             if not bool(going.any()):
                 break
             keep = going.nonzero().squeeze(-1)
-            run, G, c, lam, b = _rows(keep, run, G, c, lam, b)
+            run, F, y, c, lam, b = _rows(keep, run, F, y, c, lam, b)
             diag, threshold, violation, signs, previous = _rows(
                 keep, diag, threshold, violation, signs, previous
             )
@@ -89,19 +108,12 @@ def lasso_active_set(
         if cycling is not None and bool(cycling.any()):
             size = torch.where(previous != 0, b.abs() / threshold, violation - 1)
             signs = torch.where(cycling[:, None], _one_change(previous, signs, size), signs)
-        mask = signs.abs()
-        # The guess's system at full size, the identity off the guess (measured faster than
-        # gathering the guess's block first, for p <= n = 50), by Cholesky (faster than LU,
-        # and a guess whose block is not positive definite fails).
-        system = mask[:, :, None] * G * mask[:, None, :] + eye * (1 - mask)[:, None, :]
-        rhs = (c * mask - lam[:, None] * signs).unsqueeze(-1)
-        factor, info = torch.linalg.cholesky_ex(system)
-        candidate = torch.cholesky_solve(rhs, factor).squeeze(-1)
-        ok = (info == 0) & torch.isfinite(candidate).all(-1) & (mask.sum(-1) <= max_active)
+        candidate, ok = _solve_guess(F, c, lam, signs)
+        ok = ok & (signs.abs().sum(-1) <= max_active)
         if not bool(ok.all()):  # a singular guess: the task stops, unsolved
             n_iter[run[~ok]] = it + 1
             keep = ok.nonzero().squeeze(-1)
-            run, G, c, lam, candidate = _rows(keep, run, G, c, lam, candidate)
+            run, F, y, c, lam, candidate = _rows(keep, run, F, y, c, lam, candidate)
             diag, threshold, signs, previous = _rows(keep, diag, threshold, signs, previous)
             fingerprints.keep(ok)
             if run.numel() == 0:
@@ -109,7 +121,24 @@ def lasso_active_set(
         if it > 0:
             fingerprints.add(previous)
         b, previous = candidate, signs
-    return out, solved, n_iter
+    return out, solved, n_iter, dense
+
+
+def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tensor, Tensor]:
+    """``b`` with ``G_AA b_A = c_A - lam s_A`` on the guess ``A = {s != 0}``, zero elsewhere,
+    and whether the guess's block was positive definite (Cholesky of the gathered block, the
+    identity padding the tasks with smaller guesses)."""
+    n = F.shape[-2]
+    mask = signs.abs()
+    size = max(int(mask.sum(-1).max()), 1)
+    keep, order = mask.topk(size, dim=-1)
+    F_A = torch.gather(F, -1, order.unsqueeze(-2).expand(-1, n, -1)) * keep.unsqueeze(-2)
+    system = F_A.mT @ F_A / n + torch.diag_embed(1 - keep)
+    rhs = c.gather(-1, order) * keep - lam[:, None] * signs.gather(-1, order)
+    factor, info = torch.linalg.cholesky_ex(system)
+    b_A = torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1) * keep
+    ok = (info == 0) & torch.isfinite(b_A).all(-1)
+    return torch.zeros_like(c).scatter_(-1, order, b_A), ok
 
 
 def _rows(index: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
@@ -151,15 +180,19 @@ def _one_change(previous: Tensor, guess: Tensor, size: Tensor) -> Tensor:
     return previous.scatter(-1, pick, guess.gather(-1, pick))
 
 
-def _limit_entering(violation: Tensor, was_active: Tensor, max_active: int) -> Tensor:
-    """The guess ``violation > 1``, with at most half the room left below ``max_active`` (and
-    at least one) of the features not in the previous guess, the most violating first."""
-    guess = violation > 1
+def _limit_entering(
+    violation: Tensor, guess: Tensor, was_active: Tensor, max_active: int
+) -> Tensor:
+    """The guess ``violation > 1``, with at most as many features entering as it keeps (at
+    least ``FIRST_ENTERING``, at most half the room left below ``max_active``, at least one),
+    the most violating first."""
     entering = guess & ~was_active
     staying = (guess & was_active).sum(-1, keepdim=True)
     room = ((max_active - staying) // 2).clamp_min(1)
+    room = torch.minimum(room, staying.clamp_min(FIRST_ENTERING))
     if bool((entering.sum(-1, keepdim=True) <= room).all()):
         return guess
     score = torch.where(entering, violation, torch.zeros_like(violation))
-    rank = score.argsort(-1, descending=True).argsort(-1)
-    return (guess & was_active) | (entering & (rank < room))
+    top = score.topk(int(room.max()), dim=-1).values
+    cutoff = top.gather(-1, room - 1)  # the room-th largest violation of an entering feature
+    return (guess & was_active) | (entering & (score >= cutoff))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 
@@ -41,3 +43,24 @@ def run_on_flat_tasks(
         n_iter.reshape(batch),
         done.reshape(batch),
     )
+
+
+class Results:
+    """Outputs ``(B, gap, n_iter, done)`` of a batch of flattened tasks, filled in as tasks
+    finish; ``B`` starts as the caller's start, the gap at ``inf``."""
+
+    def __init__(self, B: Tensor) -> None:
+        T = B.shape[0]
+        self.B = B
+        self.gap = torch.full((T,), math.inf, dtype=B.dtype, device=B.device)
+        self.n_iter = torch.zeros(T, dtype=torch.int64, device=B.device)
+        self.done = torch.zeros(T, dtype=torch.bool, device=B.device)
+
+    def write(self, index: Tensor, B: Tensor, gap: Tensor, n_iter: Tensor, done) -> None:
+        self.B = self.B.index_copy(0, index, B)
+        self.gap[index] = gap
+        self.n_iter[index] = n_iter
+        self.done[index] = done
+
+    def astuple(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.B, self.gap, self.n_iter, self.done

@@ -1,17 +1,21 @@
-"""The Lasso forward's pieces: active-set (Newton) iterations, working sets and their fallbacks,
-and the closed-form pieces of the implicit backward, each against an independent reference."""
+"""The regression forward's pieces: active-set (Newton) iterations and the path for the Lasso,
+working sets for groups, their fallbacks, and the closed-form pieces of the implicit backward,
+each against an independent reference."""
 
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import Lasso, MultiTaskLasso
+from sklearn.linear_model import Lasso, MultiTaskLasso, lars_path
 
 import sparselayers as sl
+import sparselayers.solvers.homotopy as homotopy
+import sparselayers.solvers.lasso as lasso
 import sparselayers.solvers.working_set as working_set
 from sparselayers.backward.implicit import _solve_support_system
 from sparselayers.ops.support_solve import solve_gathered, solve_on_support
-from sparselayers.problems import GROUP_LASSO, quadratic
+from sparselayers.problems import GROUP_LASSO
 from sparselayers.solvers.active_set import lasso_active_set
+from sparselayers.solvers.homotopy import lasso_path
 from tests.core.conftest import regression_problem
 
 
@@ -32,11 +36,11 @@ def relative_error(a, b):
 
 def test_active_set_iterations_solve_well_posed_lasso():
     F, y = regression_problem(tasks=(6,), n=40, m=12, active=4, seed=3)
-    Y = y.unsqueeze(-1)
-    lam = 0.1 * GROUP_LASSO.lambda_max(F, Y)
-    G, c = quadratic.gram(F), quadratic.transposed_times(F, Y)[..., 0] / F.shape[-2]
-    b, solved, n_iter = lasso_active_set(G, c, lam, torch.zeros_like(c), 20, max_active=40)
-    assert bool(solved.all())
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    b, solved, n_iter, dense = lasso_active_set(
+        F, y, lam, torch.zeros(6, 12, dtype=F.dtype), 20, 12
+    )
+    assert bool(solved.all()) and not bool(dense.any())
     assert int(n_iter.max()) <= 10  # a handful of Newton steps, not hundreds of iterations
     assert relative_error(b, sklearn_lasso(F, y, lam)[:, 0]) <= 1e-10
     # Exact zeros off the active set.
@@ -45,18 +49,68 @@ def test_active_set_iterations_solve_well_posed_lasso():
 
 def test_active_set_iterations_report_what_they_cannot_solve():
     F, y = regression_problem(tasks=(3,), n=40, m=12, active=4, seed=4)
-    Y = y.unsqueeze(-1)
-    lam = 0.1 * GROUP_LASSO.lambda_max(F, Y)
-    G, c = quadratic.gram(F), quadratic.transposed_times(F, Y)[..., 0] / F.shape[-2]
-    start = torch.zeros_like(c)
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    start = torch.zeros(3, 12, dtype=F.dtype)
     # No guess may have an active feature: nothing is solved, the start comes back.
-    b, solved, _ = lasso_active_set(G, c, lam, start, 20, max_active=0)
+    b, solved, _, _ = lasso_active_set(F, y, lam, start, 20, max_active=0)
     assert not bool(solved.any())
     torch.testing.assert_close(b, start)
     # lam >= lam_max: the empty guess at b = 0 is the solution, found without a solve.
-    lam_big = 2 * GROUP_LASSO.lambda_max(F, Y)
-    b, solved, n_iter = lasso_active_set(G, c, lam_big, start, 20, max_active=40)
+    lam_big = 2 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    b, solved, n_iter, _ = lasso_active_set(F, y, lam_big, start, 20, max_active=12)
     assert bool(solved.all()) and int(n_iter.max()) == 0 and bool((b == 0).all())
+
+
+def test_active_set_iterations_hand_over_dense_tasks():
+    # Many more features than samples and a small lam: after the first solve more features
+    # violate than a support can hold; such tasks stop, reported dense, after one iteration.
+    F, y = regression_problem(tasks=(4,), n=30, m=200, active=20, seed=13)
+    lam = 0.05 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    start = torch.zeros(4, 200, dtype=F.dtype)
+    _, solved, n_iter, dense = lasso_active_set(F, y, lam, start, 20, max_active=29)
+    assert bool(dense.all()) and not bool(solved.any()) and bool((n_iter == 1).all())
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_path_matches_sklearn_lars_and_lasso(seed):
+    # Features leave the path on these problems (seed 3: 3 and 4 leave on tasks 0 and 2).
+    F, y = regression_problem(tasks=(4,), n=30, m=60, active=8, seed=seed)
+    lam = 0.02 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    b, ok, steps = lasso_path(F, y, lam)
+    assert bool(ok.all())
+    assert relative_error(b, sklearn_lasso(F, y, lam)[:, 0]) <= 1e-10
+    for t in range(4):
+        alphas, _, coefs = lars_path(
+            F[t].numpy(), y[t].numpy(), method="lasso", alpha_min=float(lam[t])
+        )
+        # Its knots: lam_max, one per event, lam.
+        assert int(steps[t]) == len(alphas) - 2
+        np.testing.assert_allclose(b[t].numpy(), coefs[:, -1], rtol=1e-10, atol=1e-12)
+    drops = (steps + 1 - (b != 0).sum(-1)) // 2  # every event is one join or one leave
+    assert int(drops.sum()) > 0
+
+
+def test_path_keeps_one_of_twin_features_and_reports_running_out_of_steps():
+    F, y = regression_problem(tasks=(2,), n=30, m=5, active=2, seed=11)
+    F = torch.cat([F, F[..., :1]], -1)  # column 5 duplicates column 0
+    Y = y.unsqueeze(-1)
+    lam = 0.01 * GROUP_LASSO.lambda_max(F, Y)
+    b, ok, steps = lasso_path(F, y, lam)
+    # The twin's correlation moves with column 0's: it never joins, and the end point (one
+    # of the many solutions) is certified.
+    assert bool(ok.all()) and bool((b[:, 5] == 0).all())
+    assert float(GROUP_LASSO.relative_gap(b.unsqueeze(-1), F, Y, lam).max()) <= 1e-12
+    # Out of steps: reported, not passed off as the end point.
+    _, ok, _ = lasso_path(F, y, lam, max_steps=int(steps.min()) - 1)
+    assert not bool(ok.any())
+
+
+def test_path_at_and_above_lam_max_is_zero():
+    F, y = regression_problem(tasks=(3,), n=20, m=10, seed=14)
+    lam = GROUP_LASSO.lambda_max(F, y.unsqueeze(-1)) * torch.tensor([1.0, 1.5, 0.5], dtype=F.dtype)
+    b, ok, steps = lasso_path(F, y, lam)
+    assert bool(ok.all()) and bool((b[:2] == 0).all()) and bool((b[2] != 0).any())
+    assert steps.tolist()[:2] == [0, 0]
 
 
 @pytest.mark.parametrize("k", [None, 2])
@@ -75,17 +129,24 @@ def test_fallback_to_proximal_gradient_gives_the_same_solution(monkeypatch):
     F, y = regression_problem(tasks=(4,), n=30, m=80, active=6, seed=6)
     lam = 0.1 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
     reference = sklearn_lasso(F, y, lam)[:, 0]
-    # No active-set iteration at all: every working set is solved by the proximal-gradient
-    # chunks (and their support polish) alone.
-    monkeypatch.setattr(working_set, "ACTIVE_SET_ITERATIONS", 0)
+    # No active-set iteration at all: every task follows the path.
+    monkeypatch.setattr(lasso, "ACTIVE_SET_ITERATIONS", 0)
     sol = sl.functional.group_lasso(F, y, lam, tol=1e-12)
     assert bool(sol.converged.all())
     assert relative_error(sol.weights, reference) <= 1e-6
-    # And working sets that never cover the problem: after MAX_ROUNDS, all groups at once.
+    # And a path that never arrives: proximal gradient on all features.
+    monkeypatch.setattr(homotopy, "MAX_STEPS_PER_FEATURE", 0)
+    sol = sl.functional.group_lasso(F, y, lam, tol=1e-12)
+    assert bool(sol.converged.all())
+    assert relative_error(sol.weights, reference) <= 1e-6
+    # Working sets of groups that never cover the problem: after MAX_ROUNDS, all at once.
+    F2, Y2 = regression_problem(tasks=(3,), n=30, m=80, k=2, active=6, seed=6)
+    lam2 = 0.1 * GROUP_LASSO.lambda_max(F2, Y2)
+    reference2 = sklearn_lasso(F2, Y2, lam2)
     monkeypatch.setattr(working_set, "MAX_ROUNDS", 0)
-    sol = sl.functional.group_lasso(F, y, lam, tol=1e-12)
+    sol = sl.functional.group_lasso(F2, Y2, lam2, tol=1e-12)
     assert bool(sol.converged.all())
-    assert relative_error(sol.weights, reference) <= 1e-6
+    assert relative_error(sol.weights, reference2) <= 1e-6
 
 
 def test_float32_near_square_working_sets_are_certified():
