@@ -42,9 +42,11 @@ def group_lasso(
         backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
             (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
         tol: stop each task when its relative duality gap is ``<= tol``.
-        max_iter: iteration budget of a solve on all features (working sets, tried first, have
-            their own small budget; ``n_iter`` counts both, see ``solvers/working_set.py``);
-            reaching it warns with the gap reached.
+        max_iter: iteration budget; reaching it warns with the gap reached. For vector targets
+            (the Lasso) it bounds ``n_iter``: active-set iterations, path steps and proximal-
+            gradient iterations together (``solvers/lasso.py``); for groups it bounds a solve on
+            all features (working sets, tried first, have their own small budget; ``n_iter``
+            counts both, see ``solvers/working_set.py``).
         warm_start: initial weights, shaped like the output.
 
     Returns:

@@ -34,7 +34,8 @@ class GroupLasso(quadratic.LeastSquaresProblem):
     """Stateless description of the group-Lasso problem (see the module docstring)."""
 
     name = "group_lasso"
-    # The forward solver may work on subsets of the groups (``solvers/working_set.py``).
+    # The forward solver may work on subsets of the groups (``solvers/working_set.py``), or
+    # for one output on the active set and the path (``solvers/lasso.py``).
     working_sets = True
 
     @classmethod

@@ -9,9 +9,9 @@ support is identified, and a Newton step on the identified support (``solvers/po
 gives the exact solution. Each task stops on its own relative duality gap, not on the change of
 the iterate, so ``converged`` is a certificate.
 
-The group Lasso's forward runs it on working sets of groups, after Newton-type active-set
-iterations for the Lasso (``solvers/working_set.py``); on its own it is the unrolled backward's
-solver, the SVM duals' first phase, and the fallback of the working sets.
+The group Lasso's forward runs it on working sets of groups (``solvers/working_set.py``); on
+its own it is the unrolled backward's solver, the SVM duals' first phase, and the last resort
+of the Lasso's forward (``solvers/lasso.py``) and of the working sets.
 """
 
 from __future__ import annotations

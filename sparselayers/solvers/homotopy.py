@@ -60,8 +60,9 @@ def lasso_path(
     path = _Path(F, y, lam, capacity)
     tasks = torch.arange(T, device=F.device)  # the batch rows of the path's tasks
     ends: list[tuple[Tensor, dict[str, Tensor]]] = []  # the tasks that have left the batch
-    limit = MAX_STEPS_PER_FEATURE * capacity
-    for _ in range(min(limit, limit if max_steps is None else max_steps) + 1):
+    budget = MAX_STEPS_PER_FEATURE * capacity
+    budget = budget if max_steps is None else min(budget, max_steps)
+    for _ in range(budget + 1):  # the last step finds the end of the tasks at their last event
         running = path.step()
         # Tasks that have arrived (or broken down) leave the batch once they are a quarter
         # of it: a step costs less for fewer tasks, but not for none.
@@ -75,8 +76,10 @@ def lasso_path(
             going = running.nonzero().squeeze(-1)
             path.keep(going)
             tasks = tasks[going]
-    else:  # out of steps: not ok
-        ends.append((tasks, path.end_state(torch.arange(tasks.numel(), device=F.device))))
+    else:  # out of steps: not ok (the last step may have been one event too many)
+        state = path.end_state(torch.arange(tasks.numel(), device=F.device))
+        state["steps"] = state["steps"].clamp_max(budget)
+        ends.append((tasks, state))
     order = torch.cat([index for index, _ in ends])
     b, ok, steps = _solve_ends([state for _, state in ends], m)
     inverse = torch.empty_like(order).scatter_(0, order, torch.arange(T, device=F.device))
@@ -87,14 +90,14 @@ def _solve_ends(states: list[dict[str, Tensor]], m: int) -> tuple[Tensor, Tensor
     """The end points solved exactly on their supports, in one batch: ``b (t, m)``, ``ok``
     (the path reached ``lam`` without breaking down, and the support's block is positive
     definite), ``steps``."""
-    S = max(state["occupied"].shape[-1] for state in states)
-    pad = {"F_A": lambda x: torch.nn.functional.pad(x, (0, 0, 0, S - x.shape[-2]))}
-    cat = {
-        key: torch.cat([pad.get(key, _pad_last(S))(state[key]) for state in states])
-        if states[0][key].dim() > 1 and key != "steps"
-        else torch.cat([state[key] for state in states])
-        for key in states[0]
-    }
+    S = max(state["occupied"].shape[-1] for state in states)  # slots grew along the way
+
+    def padded(x: Tensor) -> Tensor:  # per slot: (t, S) or, for F_A, (t, S, n)
+        if x.dim() == 3:
+            return torch.nn.functional.pad(x, (0, 0, 0, S - x.shape[-2]))
+        return torch.nn.functional.pad(x, (0, S - x.shape[-1])) if x.dim() == 2 else x
+
+    cat = {key: torch.cat([padded(state[key]) for state in states]) for key in states[0]}
     occupied, n = cat["occupied"], cat["F_A"].shape[-1]
     F_A = cat["F_A"] * occupied.unsqueeze(-1)
     system = F_A @ F_A.mT / n + torch.diag_embed(1 - occupied)
@@ -104,10 +107,6 @@ def _solve_ends(states: list[dict[str, Tensor]], m: int) -> tuple[Tensor, Tensor
     b_S = torch.where(ok.unsqueeze(-1), b_S * occupied, torch.zeros_like(b_S))
     b = b_S.new_zeros(b_S.shape[0], m).scatter_add_(-1, cat["index"], b_S)
     return b, ok, cat["steps"]
-
-
-def _pad_last(size: int):
-    return lambda x: torch.nn.functional.pad(x, (0, size - x.shape[-1]))
 
 
 class _Path:

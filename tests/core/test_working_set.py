@@ -2,6 +2,8 @@
 working sets for groups, their fallbacks, and the closed-form pieces of the implicit backward,
 each against an independent reference."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -218,3 +220,15 @@ def test_duplicated_feature_gives_finite_gradients():
     assert bool(sol.converged.all())
     sol.weights.sum().backward()
     assert bool(torch.isfinite(F.grad).all())
+
+
+@pytest.mark.parametrize("max_iter", [1, 3, 12, 40])
+def test_lasso_n_iter_stays_within_max_iter(max_iter):
+    # Dense tasks (m >> n, small lam): active-set iterations, path steps and proximal-gradient
+    # iterations all count against the one budget.
+    F, y = regression_problem(tasks=(3,), n=20, m=120, active=10, seed=15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = sl.functional.group_lasso(F, y, 0.02, relative=True, tol=1e-12, max_iter=max_iter)
+    assert int(sol.n_iter.max()) <= max_iter
+    assert bool(sol.converged.all()) == (max_iter == 40)
