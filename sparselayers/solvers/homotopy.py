@@ -13,17 +13,24 @@ an active coefficient reaches zero (it leaves): each step of the loop below goes
 such event, one per task (Osborne, Presnell & Turlach 2000; Efron et al. 2004).
 
 Why here: on the benchmark's problems with many more features than samples (n = 50, m = 256,
-lam = 0.1 lam_max) supports reach 35-46 features. There the active-set (Newton) iterations of
-``solvers/active_set.py`` guess too many features at once, from correlations that the
-ill-conditioned near-square systems make unreliable, and often do not converge; the working
-sets then spend most of their time in proximal-gradient iterations. The path has no such
-failure: it takes one event per step (about as many steps as the support has features, plus
-the few that leave), and a step costs a few operations on ``(T, m)`` and ``(T, S, S)`` tensors,
-``S = min(n, m)``: ``G_AA^{-1}`` is kept up to date by rank-one (bordering) updates rather than
-factorized anew. The end point is then recomputed by one exact solve on its support (which
-removes the drift of the updates) and certified by the duality gap of the whole problem; a
-task whose path breaks down (a singular active set: duplicated features, more than ``n``
-active) is reported, and the caller solves it another way.
+lam = 0.1 lam_max) supports reach 26-46 features. There the active-set (Newton) iterations of
+``solvers/active_set.py`` pick up wrong features, from correlations that the near-square
+systems make unreliable, and keep them: from a cold start about half the tasks did not
+converge in 30 iterations (guesses growing to n features and singular systems), with the
+entering features limited or not. Proximal gradient needs hundreds of iterations there. The
+path has no such failure: it takes one event per step (as many steps as the support has
+features, plus twice the few that leave), and a step costs a few dozen operations on
+``(T, m)`` and ``(T, S, S)`` tensors, ``S <= min(n, m)`` the slots of the active set:
+``G_AA^{-1}`` is kept up to date by rank-one (bordering) updates rather than factorized anew,
+and ``G`` is never formed (its rows come from ``F``). The end point is then recomputed by one
+exact solve on its support (which removes the drift of the updates) and certified by the
+caller with the duality gap of the whole problem. A task whose path breaks down (a singular
+active set, more than ``min(n, m)`` active features, or out of steps) is reported, and the
+caller solves it another way.
+
+Ties: a feature that has just left sits at ``|rho_j| = lam`` and may not join at the next
+step; a feature found past ``lam`` by rounding joins at once (step length 0). Twin features
+(equal columns) have equal correlations and directions: the second never joins.
 """
 
 from __future__ import annotations
