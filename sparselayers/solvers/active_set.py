@@ -62,6 +62,7 @@ def lasso_active_set(
     diag = torch.linalg.vecdot(F.mT, F.mT).div_(n)
     diag.clamp_min_(torch.finfo(F.dtype).tiny)
     threshold = lam[:, None] / diag
+    step = 1 / (n * diag)  # z = b + step * F^T (y - F b)
     solved = torch.zeros(T, dtype=torch.bool, device=F.device)
     dense = torch.zeros(T, dtype=torch.bool, device=F.device)
     n_iter = torch.full((T,), max_iter, dtype=torch.int64, device=F.device)
@@ -70,9 +71,13 @@ def lasso_active_set(
     run = torch.arange(T, device=F.device)
     previous = torch.sign(b)
     fingerprints = _Fingerprints(m, F.device)  # of earlier guesses, to detect cycles
+    cold = not bool(b.any())
     for it in range(max_iter + 1):
-        residual = y - times(F, b.unsqueeze(-1)).squeeze(-1)
-        z = b + transposed_times(F, residual.unsqueeze(-1)).squeeze(-1) / n / diag
+        if it == 0 and cold:  # b = 0: the residual is y
+            z = c / diag
+        else:
+            residual = y - times(F, b.unsqueeze(-1)).squeeze(-1)
+            z = torch.addcmul(b, transposed_times(F, residual.unsqueeze(-1)).squeeze(-1), step)
         violation = z.abs() / threshold
         guess = violation > 1
         signs = torch.sign(z) * _limit_entering(violation, guess, previous != 0, max_active)
@@ -98,8 +103,8 @@ def lasso_active_set(
                 break
             keep = going.nonzero().squeeze(-1)
             run, F, y, c, lam, b = _rows(keep, run, F, y, c, lam, b)
-            diag, threshold, violation, signs, previous = _rows(
-                keep, diag, threshold, violation, signs, previous
+            diag, threshold, step, violation, signs, previous = _rows(
+                keep, diag, threshold, step, violation, signs, previous
             )
             fingerprints.keep(going)
         if it == max_iter:
@@ -114,7 +119,9 @@ def lasso_active_set(
             n_iter[run[~ok]] = it + 1
             keep = ok.nonzero().squeeze(-1)
             run, F, y, c, lam, candidate = _rows(keep, run, F, y, c, lam, candidate)
-            diag, threshold, signs, previous = _rows(keep, diag, threshold, signs, previous)
+            diag, threshold, step, signs, previous = _rows(
+                keep, diag, threshold, step, signs, previous
+            )
             fingerprints.keep(ok)
             if run.numel() == 0:
                 break
