@@ -62,5 +62,13 @@ class Results:
         self.n_iter[index] = n_iter
         self.done[index] = done
 
+    def offer(self, index: Tensor, B: Tensor, gap: Tensor, n_iter: Tensor, done: Tensor) -> None:
+        """Results of one more stage for the tasks ``index``: kept where done or where the gap
+        improves on the best so far (a stage that fails keeps the better point of an earlier
+        one); ``n_iter`` is the count after this stage for all of them."""
+        better = done | (gap < self.gap[index])
+        self.write(index[better], B[better], gap[better], n_iter[better], done[better])
+        self.n_iter[index] = n_iter
+
     def astuple(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return self.B, self.gap, self.n_iter, self.done

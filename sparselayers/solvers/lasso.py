@@ -90,15 +90,14 @@ def solve_lasso(
         X, gap, iterations, done = fista_loop(
             problem, _rows(params, todo), rest, start.index_select(0, todo)
         )
-        out.write(todo, X, gap, spent + iterations, done)
+        out.offer(todo, X, gap, spent + iterations, done)
     return out.astuple()
 
 
 def _certify(problem, params, options, B, ok, n_iter, out, index, *, refine=True) -> Tensor:
-    """Write the tasks whose ``B (t, m, 1)`` is ``ok`` and meets the tolerance (after one
-    Newton step with the residual from ``F`` where it falls short, if ``refine``) to ``out`` at
-    ``index`` as done, the others where their gap improves on the best so far; record every
-    task's ``n_iter``; returns the batch indices of the tasks not done."""
+    """Offer ``B (t, m, 1)`` to ``out`` at ``index``: done where ``ok`` and within the
+    tolerance (after one Newton step with the residual from ``F`` where it falls short, if
+    ``refine``); returns the batch indices of the tasks not done."""
     gap = problem.relative_gap(B, *params)
     inexact = ok & (gap > options.tol)
     if refine and bool(inexact.any()):
@@ -108,9 +107,7 @@ def _certify(problem, params, options, B, ok, n_iter, out, index, *, refine=True
         B = B.index_copy(0, where, refined)
         gap = gap.index_copy(0, where, problem.relative_gap(refined, *sub))
     done = ok & (gap <= options.tol)
-    better = done | (gap < out.gap[index])  # the others keep the best point reached so far
-    out.write(index[better], B[better], gap[better], n_iter[better], done[better])
-    out.n_iter[index] = n_iter
+    out.offer(index, B, gap, n_iter, done)
     return index[~done]
 
 
