@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.problems.quadratic import times, transposed_times
+from sparselayers.solvers.batching import rows
 
 FIRST_ENTERING = 8
 """Features that may enter a guess that keeps fewer than this many."""
@@ -102,8 +103,8 @@ def lasso_active_set(
             if not bool(going.any()):
                 break
             keep = going.nonzero().squeeze(-1)
-            run, F, y, c, lam, b = _rows(keep, run, F, y, c, lam, b)
-            diag, threshold, step, violation, signs, previous = _rows(
+            run, F, y, c, lam, b = rows(keep, run, F, y, c, lam, b)
+            diag, threshold, step, violation, signs, previous = rows(
                 keep, diag, threshold, step, violation, signs, previous
             )
             fingerprints.keep(going)
@@ -118,8 +119,8 @@ def lasso_active_set(
         if not bool(ok.all()):  # a singular guess: the task stops, unsolved
             n_iter[run[~ok]] = it + 1
             keep = ok.nonzero().squeeze(-1)
-            run, F, y, c, lam, candidate = _rows(keep, run, F, y, c, lam, candidate)
-            diag, threshold, step, signs, previous = _rows(
+            run, F, y, c, lam, candidate = rows(keep, run, F, y, c, lam, candidate)
+            diag, threshold, step, signs, previous = rows(
                 keep, diag, threshold, step, signs, previous
             )
             fingerprints.keep(ok)
@@ -146,11 +147,6 @@ def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tens
     b_A = torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1) * keep
     ok = (info == 0) & torch.isfinite(b_A).all(-1)
     return torch.zeros_like(c).scatter_(-1, order, b_A), ok
-
-
-def _rows(index: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
-    """The rows ``index`` of every tensor (one index for all, not one boolean mask each)."""
-    return tuple(x.index_select(0, index) for x in tensors)
 
 
 class _Fingerprints:

@@ -45,6 +45,11 @@ def run_on_flat_tasks(
     )
 
 
+def rows(index: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
+    """The rows (tasks) ``index`` of every tensor: one index for all, not one mask each."""
+    return tuple(x.index_select(0, index) for x in tensors)
+
+
 class Results:
     """Outputs ``(B, gap, n_iter, done)`` of a batch of flattened tasks, filled in as tasks
     finish; ``B`` starts as the caller's start, the gap at ``inf``."""

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from sparselayers.solvers.active_set import lasso_active_set
 from sparselayers.solvers.apg import SolverOptions, fista_loop
-from sparselayers.solvers.batching import Results
+from sparselayers.solvers.batching import Results, rows
 from sparselayers.solvers.homotopy import lasso_path
 from sparselayers.solvers.polish import newton_step
 
@@ -66,7 +66,7 @@ def solve_lasso(
         )
     if not todo.numel():
         return out.astuple()
-    sub = _rows(params, todo)
+    sub = rows(todo, *params)
     budget = min(options.max_iter, ACTIVE_SET_ITERATIONS)
     b, solved, n_iter, _dense = lasso_active_set(
         sub[0],
@@ -79,7 +79,7 @@ def solve_lasso(
     todo = _certify(problem, sub, options, b.unsqueeze(-1), solved, n_iter, out, todo)
     left = options.max_iter - int(n_iter.max())
     if todo.numel() and left > 0:
-        sub = _rows(params, todo)
+        sub = rows(todo, *params)
         b, ok, steps = lasso_path(sub[0], sub[1].squeeze(-1), sub[2], max_steps=left)
         spent = out.n_iter.index_select(0, todo) + steps
         todo = _certify(problem, sub, options, b.unsqueeze(-1), ok, spent, out, todo)
@@ -88,7 +88,7 @@ def solve_lasso(
         spent = out.n_iter.index_select(0, todo)
         rest = replace(options, max_iter=left)
         X, gap, iterations, done = fista_loop(
-            problem, _rows(params, todo), rest, start.index_select(0, todo)
+            problem, rows(todo, *params), rest, start.index_select(0, todo)
         )
         out.offer(todo, X, gap, spent + iterations, done)
     return out.astuple()
@@ -102,14 +102,10 @@ def _certify(problem, params, options, B, ok, n_iter, out, index, *, refine=True
     inexact = ok & (gap > options.tol)
     if refine and bool(inexact.any()):
         where = inexact.nonzero().squeeze(-1)
-        sub = _rows(params, where)
+        sub = rows(where, *params)
         refined = newton_step(problem, B.index_select(0, where), sub)
         B = B.index_copy(0, where, refined)
         gap = gap.index_copy(0, where, problem.relative_gap(refined, *sub))
     done = ok & (gap <= options.tol)
     out.offer(index, B, gap, n_iter, done)
     return index[~done]
-
-
-def _rows(params: tuple[Tensor, ...], index: Tensor) -> tuple[Tensor, ...]:
-    return tuple(x.index_select(0, index) for x in params)

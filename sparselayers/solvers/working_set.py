@@ -25,7 +25,7 @@ from torch import Tensor
 
 from sparselayers.ops.prox import group_norm
 from sparselayers.solvers.apg import SolverOptions, fista_loop
-from sparselayers.solvers.batching import Results, run_on_flat_tasks
+from sparselayers.solvers.batching import Results, rows, run_on_flat_tasks
 from sparselayers.solvers.lasso import solve_lasso
 
 INITIAL_SIZE = 8
@@ -112,9 +112,7 @@ def _working_set(problem, params, options, warm_start):
         size = max(size, int(counts.max()))
         sub = (t["F"], t["Y"], t["lam"])
         if size >= m:  # the working set is everything: the last round
-            B, _gap, iterations, finished = fista_loop(problem, sub, per_round, t["B"])
-            gap = problem.relative_gap(B, *sub)
-            finished = gap <= options.tol
+            B, gap, iterations, finished = fista_loop(problem, sub, per_round, t["B"])
             n_iter = t["n_iter"] + iterations
             out.write(t["live"][finished], B[finished], gap[finished], n_iter[finished], True)
             if not bool(finished.all()):
@@ -123,11 +121,11 @@ def _working_set(problem, params, options, warm_start):
             break
         order = torch.where(active, torch.inf, correlations).topk(size, dim=-1).indices
         F_W = torch.gather(t["F"], -1, order.unsqueeze(-2).expand(-1, n, -1))
-        rows = order.unsqueeze(-1).expand(-1, -1, t["B"].shape[-1])
+        slots = order.unsqueeze(-1).expand(-1, -1, t["B"].shape[-1])
         B_W, _gap, iterations, solved = fista_loop(
-            problem, (F_W, t["Y"], t["lam"]), per_round, torch.gather(t["B"], -2, rows)
+            problem, (F_W, t["Y"], t["lam"]), per_round, torch.gather(t["B"], -2, slots)
         )
-        t["B"] = torch.zeros_like(t["B"]).scatter(-2, rows, B_W)
+        t["B"] = torch.zeros_like(t["B"]).scatter(-2, slots, B_W)
         t["n_iter"] = t["n_iter"] + iterations
         t["strikes"] = t["strikes"] + (~solved).to(torch.int64)
         tasks = t
@@ -137,7 +135,7 @@ def _working_set(problem, params, options, warm_start):
         # for one task or many), from the caller's start rather than from the working sets'
         # solution (on the study's correlated designs up to 1.5x fewer iterations from there).
         index = torch.cat(deferred)
-        sub = tuple(x.index_select(0, index) for x in params)
+        sub = rows(index, *params)
         start = B0.index_select(0, index)
         X, X_gap, iterations, done = fista_loop(problem, sub, options, start)
         out.write(index, X, X_gap, spent.index_select(0, index) + iterations, done)
