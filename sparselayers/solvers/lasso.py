@@ -13,14 +13,14 @@ whose active block is ill-conditioned can land short of a tight tolerance: one N
 whose residual is computed from ``F`` rather than from the Gram matrix (iterative refinement)
 usually recovers the lost digits, and is tried before a task is handed on.
 
-Measured on the benchmark's problems (64 tasks, n = 50, float32, one thread, lam = 0.1 lam_max,
-``make bench``): the forward took 5.8 / 49 ms for m = 64 / 256 with the previous design
-(the active-set iterations on working sets of features growing from 8, then proximal gradient
-on all features for the tasks near n) and takes 3.2 / 24.5 ms with this one (m = 64: all tasks
-solved by 3-6 active-set iterations; m = 256: all detected dense after one, 38 path steps on
-average, 55 at most). The Section 2 study (correlated features, m = 100, n = 25-150, lam down
-to 1e-3 lam_max, float64) went from 126 s to 30 s, with the same results and every solve
-certified.
+Measured on the benchmark's problems (64 tasks, n = 50, float32, one thread, lam = 0.1 lam_max):
+the forward took 5.8 / 49 ms for m = 64 / 256 with the previous design (the active-set
+iterations on working sets of features growing from 8, then proximal gradient on all features
+for the tasks near n; best of 7 calls) and takes 3.4 / 25.6 ms with this one (``make bench``;
+m = 64: all tasks solved by 3-6 active-set iterations; m = 256: all detected dense after one,
+38 path steps on average, 55 at most). The Section 2 study (correlated features, m = 100,
+n = 25-150, lam down to 1e-3 lam_max, float64) went from 126 s to 30 s, with the same results
+and every solve certified.
 """
 
 from __future__ import annotations
