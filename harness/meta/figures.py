@@ -50,3 +50,16 @@ def feature_usage(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def figure5(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Both panels of Fig. 5 into ``out_dir`` from a results document (its evaluated rows)."""
+    rows = [r for r in results["rows"] if "accuracy" in r]
+    out_dir = Path(out_dir)
+    return [
+        accuracy_vs_sparsity(rows, out_dir / "fig5_right_accuracy_vs_sparsity.png"),
+        feature_usage(rows, out_dir / "fig5_left_feature_usage.png"),
+    ]
+
+
+__all__ = ["accuracy_vs_sparsity", "feature_usage", "figure5"]

@@ -21,10 +21,10 @@ from tqdm import tqdm
 from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.data.fewshot import EpisodeSampler
 from harness.distributed import DistContext, all_reduce_mean, unwrap, wrap_ddp
+from harness.meta.config import MetaConfig
 from harness.meta.evaluate import evaluate
 from harness.meta.heads import HeadConfig, MetaHead
 from harness.meta.model import MetaLearner
-from harness.meta.presets import Preset
 from harness.models.backbones import backbone
 
 
@@ -41,15 +41,15 @@ class History:
     seconds: float = 0.0
 
 
-def build_model(preset: Preset, head: HeadConfig, seed: int) -> MetaLearner:
+def build_model(config: MetaConfig, head: HeadConfig, seed: int) -> MetaLearner:
     """A freshly initialised meta-learner (seeded: identical on every rank)."""
     torch.manual_seed(seed)
-    return MetaLearner(backbone(preset.backbone), MetaHead(head, preset.way))
+    return MetaLearner(backbone(config.backbone), MetaHead(head, config.way))
 
 
 def train(
     model: MetaLearner,
-    preset: Preset,
+    config: MetaConfig,
     train_sampler: EpisodeSampler,
     val_sampler: EpisodeSampler | None,
     checkpoint: Path,
@@ -58,13 +58,13 @@ def train(
     stop_after: int | None = None,
     log: Callable[[str], None] = print,
 ) -> History:
-    """Train ``model`` for ``preset.steps`` steps, resuming from ``checkpoint`` if it exists.
+    """Train ``model`` for ``config.steps`` steps, resuming from ``checkpoint`` if it exists.
 
     Args:
         model: the (unwrapped) meta-learner, modified in place.
-        preset: the recipe.
+        config: the recipe (its training fields; the head is ``model``'s).
         train_sampler, val_sampler: episode samplers (validation optional).
-        checkpoint: file written every ``preset.checkpoint_every`` steps and at the end (rank 0).
+        checkpoint: file written every ``config.checkpoint_every`` steps and at the end (rank 0).
         ctx: the distributed context (`harness.distributed.init_distributed`).
         progress: show a progress bar on rank 0.
         stop_after: stop (after checkpointing) once this many steps are done — for tests of
@@ -77,10 +77,10 @@ def train(
     model.to(ctx.device)
     optimizer = torch.optim.SGD(
         model.parameters(),
-        lr=preset.lr,
-        momentum=preset.momentum,
+        lr=config.lr,
+        momentum=config.momentum,
         nesterov=True,
-        weight_decay=preset.weight_decay,
+        weight_decay=config.weight_decay,
     )
     history, step = History(), 0
     state = load_checkpoint(checkpoint)
@@ -92,23 +92,23 @@ def train(
         torch.set_rng_state(state["rng"])
         step = int(state["step"])
     ddp = wrap_ddp(model, ctx)
-    end = preset.steps if stop_after is None else min(preset.steps, stop_after)
+    end = config.steps if stop_after is None else min(config.steps, stop_after)
     bar = tqdm(
-        total=preset.steps, initial=step, disable=not (progress and ctx.is_main), desc="train"
+        total=config.steps, initial=step, disable=not (progress and ctx.is_main), desc="train"
     )
     model.train()
     start_time = time.perf_counter() - history.seconds
     while step < end:
         for group in optimizer.param_groups:
-            group["lr"] = preset.lr * preset.lr_factor(step)
-        unwrap(ddp).backbone.set_progress(step / preset.steps)
-        b = preset.episodes_per_batch
+            group["lr"] = config.lr * config.lr_factor(step)
+        unwrap(ddp).backbone.set_progress(step / config.steps)
+        b = config.episodes_per_batch
         batch = train_sampler.episodes(step * b, b).shard(ctx.rank, ctx.world_size)
         out = ddp(batch)
         loss = nnf.cross_entropy(
             out.logits.flatten(0, 1),
             batch.query_labels.flatten().to(ctx.device),
-            label_smoothing=preset.label_smoothing,
+            label_smoothing=config.label_smoothing,
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,12 +123,12 @@ def train(
         )
         bar.update(1)
         bar.set_postfix(loss=f"{history.loss[-1]:.3f}", sparsity=f"{history.sparsity[-1]:.2f}")
-        if val_sampler is not None and ctx.is_main and step % preset.val_every == 0:
-            res = evaluate(model, val_sampler, preset.val_episodes, preset.episodes_per_batch)
+        if val_sampler is not None and ctx.is_main and step % config.val_every == 0:
+            res = evaluate(model, val_sampler, config.val_episodes, config.episodes_per_batch)
             history.val.append((step, res.accuracy, res.sparsity))
             log(f"step {step}: val accuracy {res.accuracy:.4f}, sparsity {res.sparsity:.3f}")
         history.seconds = time.perf_counter() - start_time
-        if ctx.is_main and (step % preset.checkpoint_every == 0 or step == end):
+        if ctx.is_main and (step % config.checkpoint_every == 0 or step == end):
             save_checkpoint(
                 checkpoint,
                 {

@@ -2,26 +2,26 @@
 
 import json
 import pickle
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from harness.cli import main
+from harness.cli import build_parser, main
+from harness.config import config_overrides
 from harness.data.factors import shapes3d_grid
 from harness.data.fewshot import SPLIT_FILES, EpisodeSampler
 from harness.data.fewshot_procedural import ProceduralFewShot
 from harness.data.procedural import ProceduralShapes
 from harness.data.renderer import SceneConfig
 from harness.distributed import DistContext
+from harness.meta.config import MetaConfig, preset
 from harness.meta.heads import HeadConfig, MetaHead
-from harness.meta.presets import PRESETS, preset
 from harness.meta.train import build_model, train
 from harness.models.backbones import Conv4, ResNet12
 
-TINY = replace(
-    PRESETS["quick"],
+TINY = preset(
+    "quick",
     image_size=16,
     way=3,
     train_shot=2,
@@ -88,11 +88,29 @@ def test_training_resumes_exactly(tmp_path):
 
 
 def test_preset_overrides_and_schedule():
-    p = preset("paper", steps=None)
+    p = preset("paper")
+    assert p == MetaConfig()  # the defaults are the paper's recipe
     assert p.backbone == "resnet12" and p.train_shot > p.test_shot and p.episodes_per_batch == 8
     assert p.lr_factor(0) == 1.0 and p.lr_factor(59_999) == pytest.approx(0.0024)
     with pytest.raises(ValueError, match="preset"):
         preset("slow")
+    q = preset("quick", steps=10)
+    assert q.backbone == "conv4" and q.steps == 10 and q.lr_drops == ((0.6, 0.1), (0.85, 0.01))
+    with pytest.raises(ValueError, match="lam1"):
+        preset("quick", head="ridge", lam1=(0.0, 0.1))
+    with pytest.raises(ValueError, match="dataset"):
+        preset("quick", dataset="omniglot")
+
+
+def test_flags_map_onto_the_config(tmp_path, capsys):
+    argv = ["meta-svm", "--preset", "paper", "--lam1", "0", "0.3", "--steps", "7"]
+    args = build_parser().parse_args([*argv, "--train-shot", "3", "--threads", "1"])
+    overrides = config_overrides(args, MetaConfig)
+    assert overrides == {"lam1": (0.0, 0.3), "steps": 7, "train_shot": 3}
+    assert preset(args.preset, **overrides) == MetaConfig(lam1=(0.0, 0.3), steps=7, train_shot=3)
+    # Invalid settings are refused before any work, naming the flag.
+    assert main(["meta-svm", "--head", "ridge", "--lam1", "0.1", "--out", str(tmp_path)]) == 2
+    assert "lam1: the ridge head takes only --lam1 0" in capsys.readouterr().err
 
 
 def test_cli_smoke_and_plot(tmp_path, capsys):
@@ -102,6 +120,10 @@ def test_cli_smoke_and_plot(tmp_path, capsys):
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["experiment"] == "meta-svm"
+    config = results["config"]
+    assert config["preset"] == "quick" and config["lam1"] == [0.0, 0.3] and config["steps"] == 2
+    assert config["image_size"] == 16 and config["backbone"] == "conv4"
+    assert config["world_size"] == 1
     rows = results["rows"]
     assert [r["lam1"] for r in rows] == [0.0, 0.3] and len(rows[0]["history"]["loss"]) == 2
     assert 0 <= rows[1]["sparsity"] <= 1 and len(rows[1]["usage"]) == 64

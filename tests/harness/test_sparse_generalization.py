@@ -4,15 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.cli import main
-from harness.experiments.section2_study import (
-    METHODS,
-    StudyConfig,
-    lambda_grids,
-    run_study,
-    simulate,
-)
-from harness.experiments.sparse_generalization import summary_table
+from harness.cli import build_parser, main
+from harness.config import config_overrides, config_to_dict
+from harness.section2.config import METHODS, StudyConfig
+from harness.section2.figures import summary_table
+from harness.section2.study import lambda_grids, run_study, simulate
 
 pytest.importorskip("sparselayers")
 
@@ -43,7 +39,12 @@ def test_smoke_run_writes_results_and_figure(tmp_path, capsys):
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["experiment"] == "sparse-generalization"
-    assert results["config"]["seeds"] == 2
+    assert results["config"] == config_to_dict(
+        StudyConfig(
+            seeds=2, train_sizes=(25, 50), sparsities=(0.05,), n_test=200, lasso_lambdas=5,
+            cv_tol=1e-4, tol=1e-4, max_iter=5000,
+        )
+    )  # fmt: skip
     rows = results["rows"]
     assert {r["method"] for r in rows} == set(METHODS) and len(rows) == 4 * 2
     for row in rows:
@@ -64,6 +65,18 @@ def test_smoke_run_writes_results_and_figure(tmp_path, capsys):
     assert (out / "figure1.png").is_file()
 
 
+def test_flags_map_onto_the_config():
+    argv = ["sparse-generalization", "--seeds", "3", "--train-sizes", "25", "50"]
+    argv += ["--feature-correlation", "0", "--ridge-ratio-range", "1", "1e-3", "--workers", "1"]
+    args = build_parser().parse_args(argv)
+    assert StudyConfig(**config_overrides(args, StudyConfig)) == StudyConfig(
+        seeds=3, train_sizes=(25, 50), feature_correlation=0.0, ridge_ratio_range=(1.0, 1e-3)
+    )
+    assert args.workers == 1 and not hasattr(args, "dtype")  # a flag not given keeps the default
+    with pytest.raises(SystemExit):  # (largest, smallest): exactly two values
+        build_parser().parse_args(["sparse-generalization", "--ridge-ratio-range", "1"])
+
+
 def test_config_errors_name_the_argument():
     with pytest.raises(ValueError, match="sparsities"):
         StudyConfig(sparsities=(0.0,))
@@ -71,6 +84,8 @@ def test_config_errors_name_the_argument():
         StudyConfig(train_sizes=(3,))
     with pytest.raises(ValueError, match="dtype"):
         StudyConfig(dtype="float16")
+    with pytest.raises(ValueError, match="ridge_ratio_range"):
+        StudyConfig(ridge_ratio_range=(1e-7, 10.0))
 
 
 def test_worker_processes_give_the_same_results():
@@ -123,7 +138,7 @@ def test_fit_all_matches_scikit_learn_on_the_same_data():
     from sklearn.metrics import r2_score as sk_r2_score
     from sklearn.model_selection import KFold
 
-    from harness.experiments.section2_study import fit_all
+    from harness.section2.study import fit_all
 
     n, n_folds = 25, 5
     config = StudyConfig(
@@ -167,7 +182,7 @@ def test_fit_all_matches_scikit_learn_on_the_same_data():
 
 def test_default_solver_budget_converges_on_a_study_cell():
     # With max_iter = 5000, this cell left ~20 cross-validation Lasso solves short of cv_tol.
-    from harness.experiments.section2_study import fit_cell
+    from harness.section2.study import fit_cell
 
     cell = fit_cell(StudyConfig(), seed=0, n=25)
     assert cell["Lasso"]["cv_unconverged"] == 0 and cell["Lasso"]["refit_unconverged"] == 0

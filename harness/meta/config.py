@@ -1,0 +1,143 @@
+"""Settings of the meta-SVM experiment (paper Section 5.2, Appendix D.3) and its presets.
+
+One frozen dataclass, `MetaConfig`, whose defaults are the paper's: MetaOptNet's miniImageNet
+recipe (Lee et al. 2019) — ResNet-12, 5-way, 15 train shots (test shots 5: "train shots > test
+shots"), 6 queries per class, 8 episodes per batch, SGD with Nesterov momentum 0.9, lr 0.1,
+weight decay 5e-4, step schedule (x0.06, x0.012, x0.0024 after epochs 20, 40, 50 of 1,000
+batches; 60 epochs), label smoothing 0.1, 1,000 test episodes of 15 queries. A preset is a dict
+of field values over those defaults:
+
+``paper``: the defaults.
+``quick``: a Conv4 on 32x32 procedural images, 5 train shots, 4 episodes per batch, 150 steps:
+a few minutes on two CPU cores.
+
+The command line maps one ``--field-name`` flag onto each field (`harness.config`), over the
+preset chosen by ``--preset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.meta.heads import HeadConfig
+
+DATASETS = ("procedural", "miniimagenet", "cifar-fs")
+BACKBONES = ("resnet12", "conv4")
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """Everything that defines a sweep of meta-learners, one per value of ``lam1``.
+
+    Attributes:
+        dataset: ``"procedural"`` (rendered, `harness.data.fewshot_procedural`),
+            ``"miniimagenet"`` or ``"cifar-fs"`` (the pickles).
+        head: ``"svm"`` or ``"ridge"`` (`HeadConfig.kind`).
+        lam1: the group-lasso weights swept, one training run each (0 = MetaOptNet's dense
+            SVM; features are L2-normalised); the ridge head takes only 0.
+        lam2, tol, max_iter: the head's ridge weight, inner duality-gap tolerance and inner
+            iteration budget (`HeadConfig`).
+        seed: seed of the initialization; the train, validation and test episodes use
+            ``seed``, ``seed + 1`` and ``seed + 2``.
+        backbone: ``"resnet12"`` or ``"conv4"``.
+        image_size: side of the procedural images (the pickles keep their own size).
+        way, train_shot, test_shot, query: episode shape (N, K at train / at test, Q).
+        episodes_per_batch: episodes per optimizer step (the global batch under DDP).
+        steps: optimizer steps.
+        lr, momentum, weight_decay: SGD (Nesterov) hyper-parameters.
+        lr_drops: ``(fraction of steps, lr factor)`` pairs of the step schedule, increasing
+            (no command-line flag: set by the preset).
+        label_smoothing: of the outer cross-entropy on the queries.
+        eval_episodes: fixed test episodes; ``eval_query`` queries per class in them.
+        val_episodes: validation episodes evaluated every ``val_every`` steps.
+        checkpoint_every: steps between checkpoints.
+    """
+
+    dataset: str = "procedural"
+    head: str = "svm"
+    lam1: tuple[float, ...] = (0.0,)
+    lam2: float = 1.0
+    tol: float = 1e-4
+    max_iter: int = 300
+    seed: int = 0
+    backbone: str = "resnet12"
+    image_size: int = 84
+    way: int = 5
+    train_shot: int = 15
+    test_shot: int = 5
+    query: int = 6
+    episodes_per_batch: int = 8
+    steps: int = 60_000
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_drops: tuple[tuple[float, float], ...] = (
+        (20 / 60, 0.06),
+        (40 / 60, 0.012),
+        (50 / 60, 0.0024),
+    )
+    label_smoothing: float = 0.1
+    eval_episodes: int = 1000
+    eval_query: int = 15
+    val_episodes: int = 200
+    val_every: int = 1000
+    checkpoint_every: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset: expected one of {list(DATASETS)}, got {self.dataset!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone: expected one of {list(BACKBONES)}, got {self.backbone!r}")
+        if not self.lam1:
+            raise ValueError("lam1: expected at least one value")
+        if self.head == "ridge" and any(lam1 != 0 for lam1 in self.lam1):
+            raise ValueError(f"lam1: the ridge head takes only --lam1 0, got {list(self.lam1)}")
+        for lam1 in self.lam1:
+            self.head_config(lam1)  # validates head, lam1 >= 0 and lam2 > 0
+        if min(self.way, self.train_shot, self.test_shot, self.query, self.steps) < 1:
+            raise ValueError("way, shots, query and steps must be >= 1")
+        if self.episodes_per_batch < 1 or self.eval_episodes < 1:
+            raise ValueError("episodes_per_batch and eval_episodes must be >= 1")
+        for name in ("image_size", "eval_query", "val_episodes", "val_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def head_config(self, lam1: float) -> HeadConfig:
+        """The head of the run with group-lasso weight ``lam1``."""
+        return HeadConfig(self.head, lam1, self.lam2, self.tol, self.max_iter)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr`` at optimizer step ``step`` (0-based)."""
+        factor = 1.0
+        for fraction, value in self.lr_drops:
+            if step >= fraction * self.steps:
+                factor = value
+        return factor
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "quick": {
+        "backbone": "conv4",
+        "image_size": 32,
+        "train_shot": 5,
+        "episodes_per_batch": 4,
+        "steps": 150,
+        "lr_drops": ((0.6, 0.1), (0.85, 0.01)),
+        "eval_episodes": 200,
+        "val_episodes": 40,
+        "val_every": 50,
+        "checkpoint_every": 50,
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> MetaConfig:
+    """The `MetaConfig` of preset ``name`` with fields replaced by ``overrides``."""
+    if name not in PRESETS:
+        raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {name!r}")
+    return MetaConfig(**{**PRESETS[name], **overrides})
+
+
+__all__ = ["BACKBONES", "DATASETS", "PRESETS", "MetaConfig", "preset"]
