@@ -26,6 +26,7 @@ EXPERIMENTS: dict[str, str] = {
     "render-samples": "harness.experiments.render_samples",
     "disentanglement": "harness.experiments.disentanglement",
     "meta-svm": "harness.experiments.meta_svm",
+    "reproduce": "harness.experiments.reproduce",
 }
 
 
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(Exception):
+    """Ctrl-C during an experiment; ``out`` holds its checkpoints."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__(str(out))
+        self.out = out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]) and run the command; returns the exit status."""
     parser = build_parser()
@@ -88,14 +97,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        command = " ".join(sys.argv[1:] if argv is None else argv)
+        resume = command if "--out" in command else f"{command} --out {stop.out}"
+        print(
+            f"\ninterrupted: finished runs and checkpoints are kept in {stop.out}; resume with\n"
+            f"  python -m harness {resume}",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 
 def _run_experiment(args: argparse.Namespace) -> None:
+    module = experiment_module(args.experiment)
     if args.out is None:
-        args.out = default_out(args.experiment)
+        chosen = getattr(module, "default_out", None)
+        args.out = chosen(args) if chosen is not None else default_out(args.experiment)
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"out: {str(args.out)!r} is a file, not a directory")
     args.out.mkdir(parents=True, exist_ok=True)
-    experiment_module(args.experiment).run(args)
+    try:
+        module.run(args)
+    except KeyboardInterrupt:
+        raise Interrupted(args.out) from None
 
 
 def _plot(args: argparse.Namespace) -> None:

@@ -1,57 +1,62 @@
-"""``make demo``: inner-Lasso vs inner-Ridge on procedural 3D Shapes (paper Section 5.1, Fig. 4).
+"""``make demo``: sparsity disentangles (paper Section 5.1, Fig. 4, 11, 12), in about 2 minutes.
 
-The ``quick`` preset of the ``disentanglement`` experiment (32×32 images, 8 tasks of n = 50 per
-step, see `harness.disentanglement.config`) cut to `STEPS` Adam steps so that the demo takes a
-few minutes on a 2-core CPU, at ρ = 0, α = 1: inner-Lasso at λ = 0.1 λ_max against the
-unregularized inner-Ridge (λ = 0). It prints the table (method, λ/λ_max, ρ, MCC, R, DCI) and
-writes ``results.json`` and the figures under ``runs/demo/<timestamp>``; redraw them with
-``python -m harness plot runs/demo/<timestamp>/results.json``. The full quick preset is
-``python -m harness disentanglement --preset quick ...``.
+A conv encoder is trained on procedural 3D Shapes (the ``quick`` preset: 16×16 images, 3,000
+Adam steps of 8 tasks × 50 images, ρ = 0, α = 1) through two inner layers, one process per
+core, one torch thread each: inner-Lasso at λ = 0.1 λ_max and the unregularized inner-Ridge
+(least squares, λ = 0). Both predict the tasks equally well (R ≈ 0.98: the features are a linear
+function of the factors); only the Lasso's features are the factors one by one (MCC ≈ 0.98
+against ≈ 0.63). It prints the table and writes, under ``runs/demo/<timestamp>``, the results
+file and two figures a newcomer reads at a glance: ``correlations.png`` (|correlation| between
+each true factor and its matched learned feature, a diagonal when disentangled) and one
+``traversal_*.png`` per method (each factor varied alone: one feature moves when disentangled).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-import torch
-
 from harness.disentanglement.config import preset
-from harness.disentanglement.data import image_source
-from harness.disentanglement.figures import plot_rows
-from harness.disentanglement.sweep import run_sweep
-from harness.experiments.disentanglement import NAME, summary_table
+from harness.disentanglement.experiment import NAME, summary_table
+from harness.disentanglement.figures import correlation_figure, traversal_figure
+from harness.disentanglement.sweep import plan, read_rows, run_units
 from harness.results import write_results
 
-STEPS = 600
 RHO = 0.0
 RUNS = (("inner-lasso", 0.1), ("inner-ridge", 0.0))
 
 
-def main() -> None:
-    # One thread: on a shared 2-core machine two OpenMP threads mostly wait on each other.
-    torch.set_num_threads(1)
-    out = Path("runs") / "demo" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = preset("quick", steps=STEPS, rho=RHO)
+def main(out: Path | None = None, seed: int = 0, **overrides: object) -> list[dict]:
+    """Train both runs (in parallel when the machine has two cores), print and plot them;
+    returns the two rows. ``overrides`` change the preset (the tests use a tiny one)."""
+    out = out or Path("runs") / "demo" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = preset("quick", rho=RHO, seed=seed, **overrides)
     configs = [replace(base, method=method, lam=lam) for method, lam in RUNS]
-    print(f"Training the conv encoder through an inner layer on procedural 3D Shapes ({STEPS}")
+    workers = min(2, os.cpu_count() or 1)
     print(
-        f"Adam steps of 8 tasks x 50 images of {base.image_size}x{base.image_size}, rho = {RHO});"
+        f"Training a conv encoder on procedural 3D Shapes through an inner Lasso and through an\n"
+        f"inner least squares ({base.steps} Adam steps of {base.num_tasks} tasks x "
+        f"{base.n_samples} images of {base.image_size}x{base.image_size}, rho = {RHO}), "
+        f"{workers} process(es); about 2 minutes on two cores.\n"
     )
-    print("rendering the scene geometry first takes ~20 s.\n")
     start = time.perf_counter()
-    source = image_source(None, base.image_size)
-    rows = run_sweep(configs, out, source)
+    run_units(plan(configs), out, None, workers=workers, progress=workers == 1)
     seconds = time.perf_counter() - start
+    rows = read_rows(out, configs)
     write_results(out, NAME, {"demo": True, "runs": [c.to_dict() for c in configs]}, rows=rows)
     print()
     print(summary_table(rows))
-    for path in plot_rows(rows, out):
+    for path in [correlation_figure(rows, out)] + [traversal_figure(r, out) for r in rows]:
         print(f"wrote {path}")
-    print(f"\n{seconds:.0f} s. MCC = 1: each learned feature is one latent up to scaling")
-    print("(disentangled); R = 1: the latents are linear functions of the features.")
+    print(
+        f"\n{seconds:.0f} s. MCC = 1: each learned feature is one factor up to scaling "
+        "(disentangled);\nR = 1: the factors are linear functions of the features. Both "
+        "methods fit the tasks (R);\nonly the sparse one disentangles (MCC)."
+    )
+    return rows
 
 
 if __name__ == "__main__":

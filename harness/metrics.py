@@ -39,10 +39,28 @@ def mcc(z: ArrayLike, z_hat: ArrayLike) -> float:
 
     The optimal assignment matches min(d, m) pairs; MCC is the mean |correlation| over them.
     """
+    corr, rows, cols = _assignment(z, z_hat)
+    return float(corr[rows, cols].mean())
+
+
+def matched_correlations(z: ArrayLike, z_hat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(|C|, order): the |Pearson correlations| (d, m) between z_i (rows) and ẑ_j (columns)
+    with the columns reordered by the optimal assignment, and that order (m,) of the features.
+
+    When d <= m, column i is the feature matched to z_i and the MCC is the mean of the leading
+    diagonal; unmatched features come last.
+    """
+    corr, rows, cols = _assignment(z, z_hat)
+    order = np.concatenate([cols[np.argsort(rows)], np.setdiff1d(np.arange(corr.shape[1]), cols)])
+    return corr[:, order], order
+
+
+def _assignment(z: ArrayLike, z_hat: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(|C| (d, m), matched rows, matched columns) of the optimal assignment."""
     z, z_hat = _standardized_pair(z, z_hat)
     corr = np.abs(z.T @ z_hat) / z.shape[0]  # (d, m) Pearson correlations
     rows, cols = linear_sum_assignment(corr, maximize=True)
-    return float(corr[rows, cols].mean())
+    return corr, rows, cols
 
 
 def multiple_correlation(z: ArrayLike, z_hat: ArrayLike) -> float:

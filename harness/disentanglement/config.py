@@ -1,10 +1,18 @@
 """Configuration of one disentanglement run (paper Section 5.1, Appendix D.2) and its presets.
 
-``paper``: 64×64 images, 8 tasks of n = 50 per step, 20,000 Adam steps (lr 1e-3), metrics on the
-full 480,000-point grid. ``quick`` (2-core CPU, minutes): 32×32 images (the procedural renderer
-draws them natively), 1,500 steps, Adam lr 3e-3, validation every 100 steps on 10 batches
-(patience 8), FastICA fit on 2,000 samples, metrics on a seeded 5,000-point subsample of the
-grid; everything else (8 tasks of n = 50, the encoder, the task distribution) as in the paper.
+- ``paper``: 64×64 images, 8 tasks of n = 50 per step, 20,000 Adam steps (lr 1e-3), validation
+  every 500 steps, metrics on the full 480,000-point grid.
+- ``quick`` (a 2-core CPU, about a minute a run on one core): 16×16 images (the procedural
+  renderer draws them natively), 3,000 Adam steps at lr 3e-3, validation every 250 steps on 4
+  batches, FastICA fit on 2,000 samples, metrics on a seeded 5,000-point subsample of the grid;
+  everything else (8 tasks of n = 50, the encoder, the task distribution) as in the paper.
+  Measured on this project's 2-core machine (inner-Lasso, λ = 0.1 λ_max, ρ = 0): the grid MCC
+  is 0.96 after 1,500 steps and 0.98 from 3,000 on, at 16×16 as at 32×32, while a step at 16×16
+  costs a third of one at 32×32 (22 against 57 ms on one thread).
+- ``smoke``: a few steps on 16×16 images, to check the pipeline (CI), not the science.
+
+A row of a sweep is a `RunConfig`; what is *trained* for it is `RunConfig.trained_as`, so that
+rows that are the same training problem share one run (`harness.disentanglement.sweep`).
 """
 
 from __future__ import annotations
@@ -82,6 +90,18 @@ class RunConfig:
         """The `MethodConfig` of this run."""
         return MethodConfig(self.method, self.lam, backward=self.backward, tol=self.tol)
 
+    def trained_as(self) -> RunConfig:
+        """The run whose trained encoder this row is evaluated on.
+
+        inner-ridge-ica is inner-ridge at training (FastICA only enters the evaluation), and
+        outer-ridge-ica is outer-ridge; at λ = 0 inner-lasso and the outer methods are least
+        squares inside with no penalty, i.e. the unregularized inner-ridge run.
+        """
+        method = self.method_config().trained_method
+        if self.lam == 0:
+            method = "inner-ridge"
+        return self if method == self.method else replace(self, method=method)
+
     @property
     def run_id(self) -> str:
         """A directory name unique to the settings that vary across a sweep."""
@@ -98,15 +118,28 @@ class RunConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "quick": {
-        "image_size": 32,
-        "steps": 1500,
+        "image_size": 16,
+        "steps": 3000,
         "lr": 3e-3,
-        "val_every": 100,
-        "checkpoint_every": 100,
-        "val_batches": 10,
-        "patience": 8,
+        "val_every": 250,
+        "checkpoint_every": 250,
+        "val_batches": 4,
+        "patience": 12,
         "eval_points": 5000,
         "ica_samples": 2000,
+    },
+    "smoke": {
+        "image_size": 16,
+        "steps": 4,
+        "num_tasks": 2,
+        "n_samples": 12,
+        "lr": 3e-3,
+        "val_every": 2,
+        "checkpoint_every": 2,
+        "val_batches": 1,
+        "patience": 5,
+        "eval_points": 300,
+        "ica_samples": 200,
     },
 }
 

@@ -11,6 +11,8 @@ Given features F = f_θ(X) ∈ R^{n×m} and targets y ∈ R^n of a task, the inn
   applied to the learned features (the ICA baseline of Fig. 4).
 - ``outer-lasso`` (Problem 62): least-squares inner layer (ridge with λ = 0) and the outer
   penalty λ Σ_t ||Ŵ_t||₁ (`L21OuterPenalty`, group_dim=None), λ absolute (not relative).
+- ``outer-ridge`` (Fig. 10): the same with the L2 norm λ Σ_t ||Ŵ_t||₂ in place of the L1 norm;
+  ``outer-ridge-ica`` adds FastICA at evaluation, as inner-ridge-ica does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from torch import Tensor, nn
 
 import sparselayers as sl
 
-METHODS: tuple[str, ...] = ("inner-lasso", "inner-ridge", "inner-ridge-ica", "outer-lasso")
+METHODS: tuple[str, ...] = (
+    "inner-lasso",
+    "inner-ridge",
+    "inner-ridge-ica",
+    "outer-lasso",
+    "outer-ridge",
+    "outer-ridge-ica",
+)
+OUTER: tuple[str, ...] = ("outer-lasso", "outer-ridge", "outer-ridge-ica")
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,7 @@ class MethodConfig:
 
     Attributes:
         name: one of `METHODS`.
-        lam: ε = λ/λ_max for the inner methods, the absolute outer λ for outer-lasso.
+        lam: ε = λ/λ_max for the inner methods, the absolute outer λ for the outer ones.
         backward: "implicit" or "unroll" (differentiation of the inner layer).
         tol: relative duality gap at which the inner solver stops.
         max_iter: iteration budget of the inner solver.
@@ -54,7 +64,12 @@ class MethodConfig:
     @property
     def uses_ica(self) -> bool:
         """Whether evaluation applies FastICA to the features."""
-        return self.name == "inner-ridge-ica"
+        return self.name.endswith("-ica")
+
+    @property
+    def trained_method(self) -> str:
+        """The method trained for this one (FastICA only enters the evaluation)."""
+        return self.name.removesuffix("-ica")
 
 
 class TaskRegression(nn.Module):
@@ -70,18 +85,23 @@ class TaskRegression(nn.Module):
         kwargs = {"backward": config.backward, "tol": config.tol, "max_iter": config.max_iter}
         if config.name == "inner-lasso":
             self.inner: nn.Module = sl.GroupLassoRegression(config.lam, relative=True, **kwargs)
-        elif config.name == "outer-lasso":
+        elif config.name in OUTER:
             self.inner = sl.RidgeRegression(0.0, relative=True, **kwargs)
         else:
             self.inner = sl.RidgeRegression(config.lam, relative=True, **kwargs)
-        lam_outer = config.lam if config.name == "outer-lasso" else 0.0
+        lam_outer = config.lam if config.name in OUTER else 0.0
+        # The L2 norm of a task's (m,) weights is the L21 norm of its (m, 1) single group.
         self.penalty = sl.L21OuterPenalty(lam_outer, group_dim=None)
+        self.unsqueeze = config.trained_method == "outer-ridge"
+        if self.unsqueeze:
+            self.penalty = sl.L21OuterPenalty(lam_outer, group_dim=-2)
 
     def forward(self, features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         weights = self.inner(features, targets)  # (T, m)
         prediction = (features @ weights.unsqueeze(-1)).squeeze(-1)  # (T, n)
         mse = (prediction - targets).pow(2).mean(-1)  # (T,)
-        loss = (mse + self.penalty(weights)).mean()
+        penalty = self.penalty(weights.unsqueeze(-1) if self.unsqueeze else weights)
+        loss = (mse + penalty).mean()
         return loss, weights
 
     @torch.no_grad()

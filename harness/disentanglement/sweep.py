@@ -1,8 +1,20 @@
-"""Sweeps: lists of runs, each resumable (paper Fig. 4, 6, 8, 9, 10, 15).
+"""Sweeps: lists of rows, planned into training runs, run resumably by workers or job arrays.
 
-A sweep's directory holds ``runs/<run_id>/`` per run (its ``checkpoint.pt`` and, once finished,
-its ``row.json``) and ``results.json`` with the rows of every finished run. Re-running the same
-command skips finished runs and resumes an interrupted one from its last checkpoint.
+A sweep is a list of rows (`RunConfig`s: Fig. 4, 6, 8, 9, 10, 15). `plan` groups the rows into
+*units*, one per distinct training run (`RunConfig.trained_as`): inner-Ridge+ICA is evaluated
+on the trained inner-Ridge encoder, and inner-Lasso / outer-Lasso at λ = 0 are the
+unregularized inner-Ridge run, so nothing is trained twice. A sweep directory holds
+
+    runs/<unit id>/checkpoint.pt   the training state (resumable), then the best encoder
+    runs/<unit id>/lock            while a process trains the unit (its host and pid)
+    rows/<row id>.json             one finished row (scores, history, traversals)
+
+A unit is done when all its rows exist; re-running the same command skips done units and
+resumes interrupted ones from their last checkpoint. Units run in ``workers`` processes (one
+torch thread each) or one by one in this process; ``--run-index K`` runs unit K alone, so a job
+array (SLURM, submitit) or several machines sharing the directory can split a sweep, and the
+lock keeps two processes off one unit. The rows are small and can be committed; the
+checkpoints are not needed to plot, only to evaluate a new row on an old unit.
 """
 
 from __future__ import annotations
@@ -10,14 +22,20 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+import socket
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from harness.data import ImageSource
 from harness.disentanglement.config import RunConfig
-from harness.disentanglement.train import run_one
 from harness.distributed import DistContext
 
 LAMS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -38,7 +56,11 @@ SWEEPS: dict[str, dict[str, tuple[Any, ...]]] = {
         "weights": ("block2", "block3", "block6"),
     },
     "laplace": {"methods": INNER, "lams": LAMS, "rhos": RHOS, "weights": ("laplace",)},
-    "outer": {"methods": ("outer-lasso",), "lams": (0.0, 0.001, 0.01, 0.1, 1.0), "rhos": (0.9,)},
+    "outer": {
+        "methods": ("outer-lasso", "outer-ridge", "outer-ridge-ica"),
+        "lams": (0.0, 0.001, 0.01, 0.1, 1.0),
+        "rhos": (0.9,),
+    },
 }
 
 
@@ -60,10 +82,243 @@ def expand(
     ]
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One training run of a sweep and the rows evaluated on its encoder."""
+
+    config: RunConfig
+    rows: tuple[RunConfig, ...]
+
+    @property
+    def run_id(self) -> str:
+        """The directory name of the training run."""
+        return self.config.run_id
+
+
+def plan(configs: Sequence[RunConfig]) -> list[Unit]:
+    """The distinct training runs of ``configs``, in order of first appearance.
+
+    Raises:
+        ValueError: two rows share a run id (a value repeated in an axis).
+    """
+    ids = [c.run_id for c in configs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("sweep: two runs share a run id (repeated values in an axis?)")
+    groups: dict[str, tuple[RunConfig, list[RunConfig]]] = {}
+    for config in configs:
+        trained = config.trained_as()
+        groups.setdefault(trained.run_id, (trained, []))[1].append(config)
+    return [Unit(trained, tuple(rows)) for trained, rows in groups.values()]
+
+
+def row_path(out_dir: Path, config: RunConfig) -> Path:
+    """Where the row of ``config`` is written."""
+    return Path(out_dir) / "rows" / f"{config.run_id}.json"
+
+
+def read_rows(out_dir: Path, configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
+    """The finished rows among ``configs``, in their order."""
+    paths = (row_path(out_dir, c) for c in configs)
+    return [json.loads(p.read_text()) for p in paths if p.is_file()]
+
+
+def unit_status(out_dir: Path, unit: Unit) -> str:
+    """'done', 'running (host pid)', 'resumable at step S' or 'pending'."""
+    if all(row_path(out_dir, c).is_file() for c in unit.rows):
+        return "done"
+    run_dir = Path(out_dir) / "runs" / unit.run_id
+    lock = run_dir / "lock"
+    if lock.is_file() and not _stale(lock):
+        return f"running ({lock.read_text().strip()})"
+    checkpoint = run_dir / "checkpoint.pt"
+    if checkpoint.is_file():
+        from harness.checkpoint import load_checkpoint
+
+        try:
+            step = load_checkpoint(checkpoint)["step"]
+        except (ValueError, KeyError):
+            return "pending (unreadable checkpoint)"
+        return f"resumable at step {step}"
+    return "pending"
+
+
+class UnitBusy(RuntimeError):
+    """Another live process holds the unit's lock."""
+
+
+def _stale(lock: Path) -> bool:
+    """A lock left by a dead process of this host (other hosts' locks are trusted)."""
+    try:
+        host, pid = lock.read_text().split()[:2]
+    except (OSError, ValueError):
+        return True
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+class _Lock:
+    """``runs/<unit>/lock``, created exclusively; a stale lock of this host is taken over."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _Lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not _stale(self.path):
+                    raise UnitBusy(
+                        f"{self.path.parent.name} is being trained by "
+                        f"{self.path.read_text().strip()}"
+                    ) from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return self
+        raise UnitBusy(f"{self.path.parent.name}: could not take its lock")
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(document, indent=1) + "\n")
     os.replace(tmp, path)
+
+
+def run_unit(
+    unit: Unit,
+    out_dir: Path,
+    source: ImageSource,
+    ctx: DistContext | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train (or resume) ``unit`` and write each of its missing rows; return its rows.
+
+    Raises:
+        UnitBusy: another live process trains this unit.
+    """
+    from harness.disentanglement.evaluate import evaluate_row
+    from harness.disentanglement.train import train
+
+    ctx = ctx or DistContext()
+    out_dir = Path(out_dir)
+    missing = [c for c in unit.rows if not row_path(out_dir, c).is_file()]
+    if missing:
+        run_dir = out_dir / "runs" / unit.run_id
+        with _Lock(run_dir / "lock") if ctx.is_main else nullcontext():
+            trained = train(unit.config, source, run_dir, ctx, progress)
+            if ctx.is_main:
+                for config in missing:
+                    row = evaluate_row(config, trained, source)
+                    _write_json(row_path(out_dir, config), row)
+    return read_rows(out_dir, unit.rows) if ctx.is_main else []
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs to run one unit (picklable)."""
+
+    unit: Unit
+    out_dir: str
+    data_dir: str | None
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _work(job: _Job) -> tuple[str, float, list[dict[str, Any]]]:
+    from harness.disentanglement.data import image_source
+
+    start = time.perf_counter()
+    source = image_source(job.data_dir, job.unit.config.image_size)
+    rows = run_unit(job.unit, Path(job.out_dir), source, progress=False)
+    return job.unit.run_id, time.perf_counter() - start, rows
+
+
+def _summary(rows: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['method']} MCC {r['mcc']:.3f}" for r in rows)
+
+
+def run_units(
+    units: Sequence[Unit],
+    out_dir: Path,
+    data_dir: str | None,
+    workers: int = 1,
+    progress: bool = True,
+    on_unit: Callable[[], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Run every unit not yet done, in ``workers`` processes (one torch thread each) or, with
+    one worker or one unit left, here; ``on_unit()`` after each finished unit.
+
+    A unit held by another live process (its lock) is skipped with a message. Each finished
+    unit is logged with its seconds and an estimate of the time left.
+    """
+    from harness.disentanglement.data import image_source
+
+    out_dir = Path(out_dir)
+    todo = [u for u in units if unit_status(out_dir, u) != "done"]
+    if not todo:
+        return
+    log(f"{len(todo)} of {len(units)} training runs to do, {min(workers, len(todo))} at a time")
+    start, finished, busy = time.perf_counter(), 0, []
+
+    def report(run_id: str, seconds: float, rows: list[dict[str, Any]]) -> None:
+        nonlocal finished
+        finished += 1
+        elapsed = time.perf_counter() - start
+        left = elapsed / finished * (len(todo) - finished)
+        log(
+            f"[{finished}/{len(todo)}] {run_id}: {_summary(rows)} ({seconds:.0f} s; "
+            f"about {left / 60:.0f} min left)"
+        )
+        if on_unit is not None:
+            on_unit()
+
+    if workers <= 1 or len(todo) == 1:
+        for unit in todo:
+            begin = time.perf_counter()
+            source = image_source(data_dir, unit.config.image_size)
+            try:
+                rows = run_unit(unit, out_dir, source, progress=progress)
+            except UnitBusy as err:
+                busy.append(str(err))
+                continue
+            report(unit.run_id, time.perf_counter() - begin, rows)
+    else:
+        context = get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+            pending: set[Future] = {
+                pool.submit(_work, _Job(u, str(out_dir), data_dir)) for u in todo
+            }
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        try:
+                            report(*future.result())
+                        except UnitBusy as err:
+                            busy.append(str(err))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    for message in busy:
+        log(f"skipped: {message}")
 
 
 def run_sweep(
@@ -72,30 +327,19 @@ def run_sweep(
     source: ImageSource,
     ctx: DistContext | None = None,
     progress: bool = True,
-    on_row: Any = None,
+    on_row: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every configuration not yet finished in ``out_dir/runs``; return all rows in order.
+    """Run the units of ``configs`` one by one in this process (data-parallel over ``ctx``'s
+    ranks when launched by torchrun); return all finished rows in order of ``configs``.
 
-    ``on_row(rows)`` is called (on rank 0) after each finished run, e.g. to rewrite the sweep's
+    ``on_row(rows)`` is called (on rank 0) after each finished unit, e.g. to rewrite the sweep's
     results file, so that an interrupted sweep leaves a plottable file.
     """
     ctx = ctx or DistContext()
-    ids = [c.run_id for c in configs]
-    if len(set(ids)) != len(ids):
-        raise ValueError("sweep: two runs share a run id (repeated values in an axis?)")
-    rows: list[dict[str, Any]] = []
-    for config in configs:
-        run_dir = Path(out_dir) / "runs" / config.run_id
-        row_path = run_dir / "row.json"
-        if row_path.is_file():
-            rows.append(json.loads(row_path.read_text()))
+    for unit in plan(configs):
+        if unit_status(out_dir, unit) == "done":
             continue
-        run_dir.mkdir(parents=True, exist_ok=True)
-        row = run_one(config, source, run_dir, ctx, progress)
-        if ctx.is_main:
-            row["config"] = config.to_dict()
-            _write_json(row_path, row)
-            rows.append(row)
-            if on_row is not None:
-                on_row(rows)
-    return rows
+        run_unit(unit, out_dir, source, ctx, progress)
+        if ctx.is_main and on_row is not None:
+            on_row(read_rows(out_dir, configs))
+    return read_rows(out_dir, configs) if ctx.is_main else []

@@ -51,6 +51,7 @@ class TrainState:
     best_step: int = 0
     bad_evals: int = 0
     stopped_early: bool = False
+    seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -155,6 +156,7 @@ def train(
     )
     running = None
     done = state.stopped_early
+    clock = time.perf_counter()
     while state.step < config.steps and not done:
         model.train()
         batch = sampler.sample(state.step, task_ids)
@@ -185,6 +187,8 @@ def train(
                 state.stopped_early = done = state.bad_evals >= config.patience
             bar.set_postfix(loss=f"{running:.4f}", val=f"{val_loss:.4f}", mcc=f"{val_mcc:.3f}")
         last = done or state.step == config.steps
+        now = time.perf_counter()
+        state.seconds, clock = state.seconds + now - clock, now
         if ctx.is_main and (state.step % config.checkpoint_every == 0 or last):
             save_checkpoint(
                 path,
@@ -208,30 +212,11 @@ def run_one(
     out_dir: Path,
     ctx: DistContext | None = None,
     progress: bool = True,
-    with_traversals: bool = True,
 ) -> dict[str, Any]:
-    """Train then evaluate one run (rank 0 scores); returns its results row."""
-    from harness.disentanglement.evaluate import evaluate, traversals
+    """Train ``config.trained_as()`` in ``out_dir``, then score ``config`` on it (rank 0);
+    returns its results row (an empty dict on other ranks)."""
+    from harness.disentanglement.evaluate import evaluate_row
 
     ctx = ctx or DistContext()
-    trained = train(config, source, out_dir, ctx, progress)
-    if not ctx.is_main:
-        return {}
-    ica = config.ica_samples if config.method_config().uses_ica else None
-    metrics = evaluate(
-        trained.encoder, source, trained.latents, config.eval_points, ica, config.seed
-    )
-    row: dict[str, Any] = {
-        "run_id": config.run_id,
-        **{k: getattr(config, k) for k in ("method", "lam", "rho", "alpha", "weights", "seed")},
-        **metrics,
-        "best_step": trained.state.best_step,
-        "steps_done": trained.state.step,
-        "stopped_early": trained.state.stopped_early,
-        "best_val": trained.state.best_val,
-        "train_seconds": trained.seconds,
-        "history": trained.state.history,
-    }
-    if with_traversals:
-        row["traversals"] = traversals(trained.encoder, source, trained.latents)
-    return row
+    trained = train(config.trained_as(), source, out_dir, ctx, progress)
+    return evaluate_row(config, trained, source) if ctx.is_main else {}

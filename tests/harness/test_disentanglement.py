@@ -1,9 +1,14 @@
 """The disentanglement experiment: encoder, methods, training, resume, sweep, CLI (tiny sizes)."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +18,16 @@ from harness.data import ProceduralShapes, SceneConfig
 from harness.disentanglement import train as train_module
 from harness.disentanglement.config import RunConfig, preset
 from harness.disentanglement.methods import METHODS
-from harness.disentanglement.sweep import expand, run_sweep
+from harness.disentanglement.sweep import (
+    UnitBusy,
+    expand,
+    plan,
+    read_rows,
+    run_sweep,
+    run_unit,
+    run_units,
+    unit_status,
+)
 from harness.disentanglement.train import NonFiniteLoss, run_one, train
 from harness.models import ConvEncoder, TaskBatchNorm
 from tests.harness.helpers import tiny_grid, write_shapes_file
@@ -70,7 +84,8 @@ def test_config_errors() -> None:
         RunConfig(weights="gauss")
     with pytest.raises(ValueError, match="preset: unknown"):
         preset("huge")
-    assert preset("quick").image_size == 32 and preset("paper").steps == 20_000
+    assert preset("quick").image_size == 16 and preset("paper").steps == 20_000
+    assert preset("smoke").steps < 10
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -125,28 +140,101 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(source, tmp_path, monkeypatch)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 1
 
 
-def test_sweep_skips_finished_runs(source, tmp_path, monkeypatch) -> None:
+def test_plan_trains_each_distinct_problem_once() -> None:
+    configs = [
+        replace(TINY, method=m, lam=lam)
+        for m, lam in [
+            ("inner-lasso", 0.0),
+            ("inner-ridge", 0.0),
+            ("inner-ridge-ica", 0.0),
+            ("outer-lasso", 0.0),
+            ("inner-ridge-ica", 0.1),
+            ("inner-ridge", 0.1),
+            ("outer-ridge-ica", 0.1),
+            ("outer-ridge", 0.1),
+            ("inner-lasso", 0.1),
+        ]
+    ]
+    units = plan(configs)
+    assert [u.run_id.split("_")[0] + f" {u.config.lam:g}" for u in units] == [
+        "inner-ridge 0",
+        "inner-ridge 0.1",
+        "outer-ridge 0.1",
+        "inner-lasso 0.1",
+    ]
+    assert [len(u.rows) for u in units] == [4, 2, 2, 1]
+    assert units[0].rows[0].method == "inner-lasso" and units[0].config.method == "inner-ridge"
+    with pytest.raises(ValueError, match="share a run id"):
+        plan(configs + configs[:1])
+
+
+def test_sweep_skips_finished_runs_and_trains_ica_rows_on_ridge(
+    source, tmp_path, monkeypatch
+) -> None:
     configs = expand(TINY, ["inner-ridge"], [0.0, 0.1], [0.0], [1.0], ["bernoulli"], [0])
     first = run_sweep(configs[:1], tmp_path, source, progress=False)
     calls = []
-    real = train_module.run_one
+    real = train_module.train
 
     def counted(config, *args, **kwargs):
         calls.append(config.run_id)
         return real(config, *args, **kwargs)
 
-    monkeypatch.setattr("harness.disentanglement.sweep.run_one", counted)
-    rows = run_sweep(configs, tmp_path, source, progress=False)
-    assert calls == [configs[1].run_id]
-    assert rows[0]["mcc"] == first[0]["mcc"] and [r["lam"] for r in rows] == [0.0, 0.1]
-    with pytest.raises(ValueError, match="share a run id"):
-        run_sweep(configs + configs[:1], tmp_path, source, progress=False)
+    monkeypatch.setattr(train_module, "train", counted)
+    ica = expand(TINY, ["inner-ridge-ica"], [0.0, 0.1], [0.0], [1.0], ["bernoulli"], [0])
+    rows = run_sweep(configs + ica, tmp_path, source, progress=False)
+    # The finished run is not retrained; its ICA row reuses its checkpoint (a call that
+    # returns at once), the second ridge run trains once for both of its rows.
+    assert calls == [configs[0].run_id, configs[1].run_id]
+    assert rows[0]["mcc"] == first[0]["mcc"] and [r["lam"] for r in rows] == [0.0, 0.1] * 2
+    assert [r["method"] for r in rows] == ["inner-ridge"] * 2 + ["inner-ridge-ica"] * 2
+    assert rows[2]["trained_as"] == configs[0].run_id and rows[2]["mcc"] != rows[0]["mcc"]
+    assert rows[2]["best_step"] == rows[0]["best_step"]
+    for row in rows:
+        corr = np.asarray(row["abs_corr"])
+        assert corr.shape == (6, 6) and abs(np.diagonal(corr).mean() - row["mcc"]) < 1e-3
+        assert row["val_heldout_mse"] > 0 and sorted(row["feature_order"]) == list(range(6))
+
+
+def test_a_locked_unit_is_skipped_and_a_stale_lock_taken_over(source, tmp_path) -> None:
+    unit = plan([TINY])[0]
+    lock = tmp_path / "runs" / unit.run_id / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a live process holds it
+    assert unit_status(tmp_path, unit).startswith("running")
+    with pytest.raises(UnitBusy, match="being trained by"):
+        run_unit(unit, tmp_path, source, progress=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    lock.write_text(f"{socket.gethostname()} {dead}\n")
+    assert unit_status(tmp_path, unit) == "pending"
+    assert run_unit(unit, tmp_path, source, progress=False)[0]["run_id"] == TINY.run_id
+    assert not lock.exists() and unit_status(tmp_path, unit) == "done"
+
+
+def test_workers_run_units_in_parallel_processes(small_grid, tmp_path) -> None:
+    write_shapes_file(tmp_path / "3dshapes.h5", small_grid)
+    configs = expand(TINY, ["inner-lasso", "inner-ridge"], [0.1], [0.0], [1.0], ["bernoulli"], [0])
+    logged: list[str] = []
+    run_units(plan(configs), tmp_path / "out", str(tmp_path), workers=2, log=logged.append)
+    rows = read_rows(tmp_path / "out", configs)
+    assert [r["method"] for r in rows] == ["inner-lasso", "inner-ridge"]
+    assert logged[0] == "2 of 2 training runs to do, 2 at a time"
+    assert sum(line.startswith("[") for line in logged) == 2
+    logged.clear()
+    run_units(plan(configs), tmp_path / "out", str(tmp_path), workers=2, log=logged.append)
+    assert logged == []  # all done: nothing to run
 
 
 def test_cli_run_plot_and_errors(small_grid, tmp_path, capsys) -> None:
     write_shapes_file(tmp_path / "3dshapes.h5", small_grid)
     out = tmp_path / "out"
     common = ["disentanglement", "--data-dir", str(tmp_path), "--image-size", "16", "--no-progress"]
+    common += ["--workers", "1"]
     tiny = ["--steps", "2", "--val-every", "2", "--num-tasks", "2", "--n-samples", "8"]
     args = [*common, *tiny, "--eval-points", "full", "--lams", "0.1", "0.3", "--out", str(out)]
     assert cli.main([*args, "--methods", "inner-lasso"]) == 0
@@ -154,6 +242,19 @@ def test_cli_run_plot_and_errors(small_grid, tmp_path, capsys) -> None:
     assert results["experiment"] == "disentanglement" and len(results["rows"]) == 2
     assert results["config"]["runs"][0]["steps"] == 2
     assert [row["lam"] for row in results["rows"]] == [0.1, 0.3]
+    capsys.readouterr()
+    both = [*args, "--methods", "inner-lasso", "inner-ridge-ica"]
+    assert cli.main([*both, "--list-runs"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 4 and "done" in listing[1] and "pending" in listing[2]
+    assert "inner-ridge_lam0.1" in listing[2] and "rows: inner-ridge-ica" in listing[2]
+    assert cli.main([*both, "--run-index", "2"]) == 0
+    assert "collect" in capsys.readouterr().out
+    assert cli.main([*both, "--list-runs"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert "done" in listing[2] and "pending" in listing[3]
+    assert cli.main([*both, "--run-index", "4"]) == 2
+    assert "run-index: 4 not in [0, 4)" in capsys.readouterr().err
     for path in out.glob("*.png"):
         path.unlink()
     assert cli.main(["plot", str(out / "results.json")]) == 0

@@ -61,3 +61,15 @@ def test_bad_inputs_name_the_argument(z):
         mcc(z[:, 0], z)
     with pytest.raises(ValueError, match="z_hat"):
         dci(z, np.full((N, D), np.nan))
+
+
+def test_matched_correlations_orders_features_by_the_assignment() -> None:
+    from harness.metrics import matched_correlations
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 4))
+    z_hat = np.stack([z[:, 2], -3 * z[:, 0], z[:, 3] + 0.1 * rng.standard_normal(400), z[:, 1]], 1)
+    corr, order = matched_correlations(z, z_hat)
+    assert order.tolist() == [1, 3, 0, 2]
+    np.testing.assert_allclose(np.diagonal(corr), [1, 1, 1, 0.995], atol=5e-3)
+    assert np.mean(np.diagonal(corr)) == pytest.approx(mcc(z, z_hat))

@@ -1,0 +1,155 @@
+"""``python -m harness reproduce [--scale smoke|quick|paper] [--only FIG ...] [--workers N]``.
+
+Runs the rows of every requested figure (`harness.reproduce.specs`) in one shared sweep
+directory (``--out``, default ``results/<scale>``), resumably: a finished row is never rerun,
+an interrupted run resumes from its checkpoint, and the rows are written as they finish so that
+committing ``rows/`` keeps the work. Then it writes, per figure, ``<fig>/results.json`` and its
+figures, the traversals of Fig. 11–14, and ``REPRODUCTION.md`` with the claims table.
+``--list-runs`` / ``--run-index K`` split the training runs over a job array, as in the
+``disentanglement`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from harness.disentanglement.config import RunConfig
+from harness.disentanglement.experiment import NAME as DISENTANGLEMENT
+from harness.disentanglement.experiment import list_runs
+from harness.disentanglement.figures import best_lambda, plot_rows, traversal_figure
+from harness.disentanglement.sweep import plan, read_rows, run_unit, run_units
+from harness.reproduce.claims import select
+from harness.reproduce.report import write_report
+from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, figure
+from harness.results import write_results
+
+NAME = "reproduce"
+HELP = "every figure of Section 5.1 / App. D.2 at one scale, then REPRODUCTION.md"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m harness reproduce``."""
+    a = parser.add_argument
+    a("--scale", choices=sorted(SCALES), default="quick", help="(default: quick)")
+    a("--only", nargs="+", choices=FIGURE_NAMES, default=None, help="figures (default: all)")
+    a("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the cores)")
+    a("--list-runs", action="store_true", help="print the training runs and exit")
+    a("--run-index", type=int, default=None, help="run only the K-th training run (job arrays)")
+    a("--report-only", action="store_true", help="only redraw figures and REPRODUCTION.md")
+    a("--data-dir", type=Path, default=None, help="directory of 3dshapes.h5 (default: procedural)")
+    a("--no-progress", action="store_true", help="hide progress bars")
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """``results/<scale>``: a stable directory, so that the same command resumes."""
+    return Path("results") / args.scale
+
+
+def rows_of(names: list[str], scale: str) -> dict[str, list[RunConfig]]:
+    """The rows of each figure, in order (a row may belong to several figures)."""
+    return {name: figure(name).rows(SCALES[scale]) for name in names}
+
+
+def all_rows(per_figure: dict[str, list[RunConfig]]) -> list[RunConfig]:
+    """Every distinct row, in order of first appearance."""
+    seen: dict[str, RunConfig] = {}
+    for configs in per_figure.values():
+        for config in configs:
+            seen.setdefault(config.run_id, config)
+    return list(seen.values())
+
+
+def traversal_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of Fig. 11–14: best inner-Lasso and unregularized at ρ = 0; best inner-Lasso
+    and best inner-Ridge at ρ = 0.9 (best λ by test MCC, seed 0)."""
+    picked = []
+    for method, rho, lam in (
+        ("inner-lasso", 0.0, None),
+        ("inner-ridge", 0.0, 0.0),
+        ("inner-lasso", 0.9, None),
+        ("inner-ridge", 0.9, None),
+    ):
+        mine = [r for r in select(rows, method=method, rho=rho) if r["seed"] == 0]
+        if lam is not None:
+            mine = [r for r in mine if r["lam"] == lam]
+        if mine:
+            picked.append(best_lambda(mine, "test")[0])
+    return picked
+
+
+def report(
+    out: Path, scale: str, per_figure: dict[str, list[RunConfig]], draw: bool = True
+) -> Path:
+    """Write every figure's results file and, with ``draw``, its images, and
+    ``REPRODUCTION.md`` (without ``draw``: the claims table, cheap enough after every run)."""
+    figures: dict[str, tuple[str, list[Path]]] = {}
+    for name, configs in per_figure.items():
+        rows = read_rows(out, configs)
+        fig_dir = out / name
+        paths: list[Path] = []
+        if rows:
+            fig_dir.mkdir(parents=True, exist_ok=True)
+            config = {"scale": scale, "figure": name, "runs": [c.run_id for c in configs]}
+            slim = [{k: v for k, v in r.items() if k != "history"} for r in rows]
+            write_results(fig_dir, DISENTANGLEMENT, config, rows=slim)
+            if draw:
+                paths = plot_rows(rows, fig_dir, traversals=False)
+        figures[name] = (figure(name).title, paths)
+    everything = read_rows(out, all_rows(per_figure))
+    if "fig4" in per_figure and draw:
+        picked = traversal_rows(everything)
+        trav_dir = out / "traversals"
+        trav_dir.mkdir(parents=True, exist_ok=True)
+        paths = [traversal_figure(r, trav_dir) for r in picked]
+        figures["traversals"] = ("Fig. 11–14: factors varied one at a time", paths)
+    return write_report(out, scale, SCALES[scale], everything, len(all_rows(per_figure)), figures)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run the requested figures' rows, then write the figures and ``REPRODUCTION.md``."""
+    names = list(args.only or DEFAULT_FIGURES)
+    per_figure = rows_of(names, args.scale)
+    configs = all_rows(per_figure)
+    units = plan(configs)
+    out = Path(args.out)
+    data_dir = None if args.data_dir is None else str(args.data_dir)
+    if args.list_runs:
+        print(list_runs(configs, out))
+        return
+    if args.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {args.workers}")
+    if args.run_index is not None:
+        if not 0 <= args.run_index < len(units):
+            raise ValueError(
+                f"run-index: {args.run_index} not in [0, {len(units)}) (see --list-runs)"
+            )
+        from harness.disentanglement.data import image_source
+
+        unit = units[args.run_index]
+        source = image_source(data_dir, unit.config.image_size)
+        for row in run_unit(unit, out, source, progress=not args.no_progress):
+            print(f"{row['run_id']}: MCC {row['mcc']:.3f}")
+        return
+    if not args.report_only:
+        print(f"{len(configs)} rows of {', '.join(names)} in {len(units)} training runs -> {out}")
+        run_units(
+            units,
+            out,
+            data_dir,
+            args.workers,
+            progress=not args.no_progress,
+            on_unit=lambda: report(out, args.scale, per_figure, draw=False),
+        )
+    path = report(out, args.scale, per_figure)
+    print(f"wrote {path}")
+
+
+def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """A figure's results file is a disentanglement results file: redraw it as one."""
+    return plot_rows(results["rows"], out_dir)
+
+
+__all__ = ["HELP", "NAME", "add_arguments", "default_out", "plot", "run"]

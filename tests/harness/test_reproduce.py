@@ -1,0 +1,106 @@
+"""``reproduce`` at the smoke scale and ``make demo`` on tiny settings: the pipeline end to end
+(rows, figures, REPRODUCTION.md, resumption), not the science."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.reproduce.claims import CLAIMS, best, check_all
+from harness.reproduce.command import all_rows, rows_of, traversal_rows
+from harness.reproduce.specs import DEFAULT_FIGURES, SCALES
+
+
+def test_scales_share_rows_between_figures() -> None:
+    per_figure = rows_of(list(DEFAULT_FIGURES), "quick")
+    rows = all_rows(per_figure)
+    assert sum(map(len, per_figure.values())) > len(rows)  # ρ = 0.9, α = 1 is in two figures
+    assert {c.rho for c in per_figure["fig4"]} == set(SCALES["quick"].rhos)
+    assert per_figure["fig4"][0].rho == 0.0 and per_figure["fig4"][-1].rho == 0.99
+
+
+def _row(method, lam, mcc, seed=0, rho=0.0, val=1.0, **extra):
+    return {
+        "method": method,
+        "lam": lam,
+        "mcc": mcc,
+        "seed": seed,
+        "rho": rho,
+        "alpha": 1.0,
+        "weights": "bernoulli",
+        "val_heldout_mse": val,
+        "r": 0.99,
+        "dci_d": 0.5,
+        **extra,
+    }
+
+
+def test_best_lambda_per_seed_by_test_mcc_or_validation() -> None:
+    rows = [
+        _row("inner-lasso", 0.0, 0.6, val=0.1),
+        _row("inner-lasso", 0.1, 0.9, val=0.3),
+        _row("inner-lasso", 0.0, 0.7, seed=1, val=0.2),
+        _row("inner-lasso", 0.1, 0.8, seed=1, val=0.1),
+    ]
+    assert best(rows, "inner-lasso", "test", rho=0.0) == pytest.approx(0.85)
+    assert best(rows, "inner-lasso", "validation", rho=0.0) == pytest.approx(0.7)
+    assert best(rows, "inner-lasso", "test", rho=0.9) is None
+    verdicts = check_all(rows)
+    assert len(verdicts) == len(CLAIMS)
+    assert verdicts[0].verdict == "not reproduced" and verdicts[0].ours == "0.850"
+    assert verdicts[1].verdict == "pending"
+
+
+def test_reproduce_smoke_runs_every_figure_and_resumes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "smoke"
+    command = ["reproduce", "--scale", "smoke", "--out", str(out), "--no-progress"]
+    assert cli.main(command) == 0
+    report = (out / "REPRODUCTION.md").read_text()
+    assert report.count("| smoke |") == len(CLAIMS)
+    assert "pending" in report  # ρ = 0.99 is not run at the smoke scale
+    rows = all_rows(rows_of(list(DEFAULT_FIGURES), "smoke"))
+    assert len(list((out / "rows").glob("*.json"))) == len(rows)
+    for name in DEFAULT_FIGURES:
+        assert (out / name / "mcc_vs_lambda.png").is_file(), name
+        assert f"({name}/mcc_vs_lambda.png)" in report
+        results = json.loads((out / name / "results.json").read_text())
+        assert results["experiment"] == "disentanglement" and results["rows"]
+    assert len(list((out / "traversals").glob("traversal_*.png"))) == 4
+    capsys.readouterr()
+    assert cli.main(command) == 0  # everything is done: no training, the report again
+    assert "training runs to do" not in capsys.readouterr().out
+    assert cli.main([*command, "--list-runs"]) == 0
+    assert all(" done " in line for line in capsys.readouterr().out.splitlines())
+    assert cli.main(["plot", str(out / "fig8" / "results.json"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "mcc_vs_lambda.png").is_file()
+
+
+def test_traversal_rows_pick_the_papers_four_runs() -> None:
+    rows = [
+        _row("inner-lasso", 0.1, 0.9),
+        _row("inner-lasso", 0.3, 0.95),
+        _row("inner-ridge", 0.0, 0.6),
+        _row("inner-ridge", 0.1, 0.7),
+        _row("inner-lasso", 0.1, 0.9, rho=0.9),
+        _row("inner-ridge", 0.1, 0.8, rho=0.9),
+        _row("inner-ridge", 0.3, 0.75, rho=0.9),
+    ]
+    picked = [(r["method"], r["lam"], r["rho"]) for r in traversal_rows(rows)]
+    assert picked == [
+        ("inner-lasso", 0.3, 0.0),
+        ("inner-ridge", 0.0, 0.0),
+        ("inner-lasso", 0.1, 0.9),
+        ("inner-ridge", 0.1, 0.9),
+    ]
+
+
+def test_demo_trains_both_runs_and_draws_its_figures(tmp_path: Path) -> None:
+    from harness.demo import main
+
+    tiny = {"steps": 4, "val_every": 2, "checkpoint_every": 2, "num_tasks": 2, "n_samples": 12}
+    rows = main(tmp_path, eval_points=300, **tiny)
+    assert [(r["method"], r["lam"]) for r in rows] == [("inner-lasso", 0.1), ("inner-ridge", 0.0)]
+    assert (tmp_path / "correlations.png").is_file()
+    assert len(list(tmp_path.glob("traversal_*.png"))) == 2
+    assert not list(tmp_path.glob("*_vs_lambda.png"))  # no "vs λ" panel with one point
