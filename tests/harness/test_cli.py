@@ -55,3 +55,16 @@ def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
     code = main(["render-samples", "--out", str(tmp_path), "--data-dir", str(tmp_path / "nowhere")])
     assert code == 2
     assert "expected an HDF5 file '3dshapes.h5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--supersample", "0"], "supersample must be >= 1, got 0"),
+        (["--benchmark-images", "-1"], "benchmark_images must be >= 0, got -1"),
+        (["--threads", "0"], "threads must be >= 1, got 0"),
+    ],
+)
+def test_render_samples_rejects_bad_settings(tmp_path, capsys, flags, message):
+    assert main(["render-samples", "--out", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
