@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format demo bench clean
+.PHONY: install test lint format demo reproduce bench clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ test: install lint
 
 demo: install
 	$(PY) -m harness demo
+
+# The quick-scale figure set of Section 5.1 / App. D.2 (resumes from results/quick/rows).
+reproduce: install
+	$(PY) -m harness reproduce --scale quick
 
 bench: install
 	$(PY) -m benchmarks.report

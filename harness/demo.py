@@ -3,7 +3,9 @@
 A conv encoder is trained on procedural 3D Shapes (the ``quick`` preset: 16×16 images, 3,000
 Adam steps of 8 tasks × 50 images, ρ = 0, α = 1) through two inner layers, one process per
 core, one torch thread each: inner-Lasso at λ = 0.1 λ_max and the unregularized inner-Ridge
-(least squares, λ = 0). Both predict the tasks equally well (R ≈ 0.98: the features are a linear
+(least squares, λ = 0). The demo adds a cosine learning-rate decay to the preset, which settles
+the features by the last step (with the preset's constant rate, one seed in three ended at MCC
+0.944). Both methods predict the tasks equally well (R ≈ 0.98: the features are a linear
 function of the factors); only the Lasso's features are the factors one by one (MCC ≈ 0.98
 against ≈ 0.63). It prints the table and writes, under ``runs/demo/<timestamp>``, the results
 file and two figures a newcomer reads at a glance: ``correlations.png`` (|correlation| between
@@ -33,7 +35,7 @@ def main(out: Path | None = None, seed: int = 0, **overrides: object) -> list[di
     """Train both runs (in parallel when the machine has two cores), print and plot them;
     returns the two rows. ``overrides`` change the preset (the tests use a tiny one)."""
     out = out or Path("runs") / "demo" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = preset("quick", rho=RHO, seed=seed, **overrides)
+    base = preset("quick", rho=RHO, seed=seed, lr_schedule="cosine", **overrides)
     configs = [replace(base, method=method, lam=lam) for method, lam in RUNS]
     workers = min(2, os.cpu_count() or 1)
     print(

@@ -17,6 +17,7 @@ rows that are the same training problem share one run (`harness.disentanglement.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -36,6 +37,8 @@ class RunConfig:
         steps: maximal number of Adam steps.
         num_tasks, n_samples: T tasks of n samples per step.
         lr: Adam learning rate.
+        lr_schedule: "constant" (the paper's), or "cosine": lr · (1 + cos(π t / steps)) / 2
+            at step t, which settles the features by the last step (the demo's choice).
         image_size: H = W of the encoder's input (images are rendered, or average-pooled from
             the 64×64 file, at this size).
         val_every, val_batches, patience: validation every ``val_every`` steps on
@@ -58,6 +61,7 @@ class RunConfig:
     num_tasks: int = 8
     n_samples: int = 50
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     image_size: int = 64
     val_every: int = 500
     val_batches: int = 4
@@ -79,6 +83,10 @@ class RunConfig:
         for name in (*positive, "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"lr_schedule: unknown {self.lr_schedule!r}; choose 'constant' or 'cosine'"
+            )
         if self.n_samples < 2:
             raise ValueError(f"n_samples must be >= 2 (per-task batch norm), got {self.n_samples}")
         if self.val_every > self.steps:
@@ -101,6 +109,12 @@ class RunConfig:
         if self.lam == 0:
             method = "inner-ridge"
         return self if method == self.method else replace(self, method=method)
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of the update after ``step`` updates."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / self.steps))
 
     @property
     def run_id(self) -> str:

@@ -275,13 +275,14 @@ def run_units(
     if not todo:
         return
     log(f"{len(todo)} of {len(units)} training runs to do, {min(workers, len(todo))} at a time")
-    start, finished, busy = time.perf_counter(), 0, []
+    parallel = max(1, min(workers, len(todo)))
+    durations: list[float] = []
+    busy: list[str] = []
 
     def report(run_id: str, seconds: float, rows: list[dict[str, Any]]) -> None:
-        nonlocal finished
-        finished += 1
-        elapsed = time.perf_counter() - start
-        left = elapsed / finished * (len(todo) - finished)
+        durations.append(seconds)
+        finished = len(durations)
+        left = sum(durations) / finished * (len(todo) - finished) / parallel
         log(
             f"[{finished}/{len(todo)}] {run_id}: {_summary(rows)} ({seconds:.0f} s; "
             f"about {left / 60:.0f} min left)"

@@ -115,6 +115,13 @@ def validate(
     return all_reduce_mean(float(np.mean(losses)), ctx), all_reduce_mean(score, ctx)
 
 
+def same_config(saved: dict[str, Any], config: RunConfig) -> bool:
+    """Whether a checkpoint's config is ``config``; a field added to `RunConfig` after the
+    checkpoint was written counts as its default value."""
+    defaults = RunConfig().to_dict()
+    return all(saved.get(k, defaults[k]) == v for k, v in config.to_dict().items())
+
+
 def train(
     config: RunConfig,
     source: ImageSource,
@@ -138,7 +145,7 @@ def train(
     state = TrainState()
     best_encoder = copy.deepcopy(encoder.state_dict())
     if saved is not None:
-        if saved["config"] != config.to_dict():
+        if not same_config(saved["config"], config):
             raise ValueError(f"checkpoint: {str(path)!r} was written by another configuration")
         encoder.load_state_dict(saved["encoder"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -169,6 +176,8 @@ def train(
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate(state.step)
         optimizer.step()
         state.step += 1
         value = all_reduce_mean(loss.detach(), ctx)

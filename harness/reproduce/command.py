@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--run-index", type=int, default=None, help="run only the K-th training run (job arrays)")
     a("--report-only", action="store_true", help="only redraw figures and REPRODUCTION.md")
     a("--data-dir", type=Path, default=None, help="directory of 3dshapes.h5 (default: procedural)")
+    a("--device", default="cpu", help="cpu (workers), or cuda / cuda:K (runs one by one)")
     a("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -135,16 +136,37 @@ def run(args: argparse.Namespace) -> None:
         return
     if not args.report_only:
         print(f"{len(configs)} rows of {', '.join(names)} in {len(units)} training runs -> {out}")
-        run_units(
-            units,
-            out,
-            data_dir,
-            args.workers,
-            progress=not args.no_progress,
-            on_unit=lambda: report(out, args.scale, per_figure, draw=False),
-        )
+        if args.device == "cpu":
+            run_units(
+                units,
+                out,
+                data_dir,
+                args.workers,
+                progress=not args.no_progress,
+                on_unit=lambda: report(out, args.scale, per_figure, draw=False),
+            )
+        else:
+            _run_on_device(args, configs, out, data_dir)
     path = report(out, args.scale, per_figure)
+    for row in read_rows(out, configs):
+        if row["train_seconds"] > 0:
+            speed = row["steps_done"] / row["train_seconds"]
+            print(f"{row['run_id']}: MCC {row['mcc']:.3f}, {speed:.1f} steps/s")
     print(f"wrote {path}")
+
+
+def _run_on_device(args, configs, out: Path, data_dir: str | None) -> None:
+    """The runs one by one on ``args.device`` (e.g. the paper-scale run on a GPU)."""
+    from harness.disentanglement.data import image_source
+    from harness.disentanglement.sweep import run_sweep
+    from harness.distributed import init_distributed, shutdown
+
+    ctx = init_distributed(args.device)
+    try:
+        source = image_source(data_dir, configs[0].image_size, str(ctx.device))
+        run_sweep(configs, out, source, ctx, progress=not args.no_progress)
+    finally:
+        shutdown(ctx)
 
 
 def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:

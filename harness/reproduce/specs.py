@@ -66,7 +66,7 @@ SCALES: dict[str, Scale] = {
         rhos=(0.0, 0.9, 0.5, 0.99),
         alphas=(0.0, 0.5),
         blocks=("block2", "block3", "block6"),
-        laplace_rhos=(0.0, 0.9, 0.5, 0.99),
+        laplace_rhos=(0.0, 0.9),
         outer_lams=(0.0, 0.001, 0.01, 0.1, 1.0),
     ),
     "paper": Scale(

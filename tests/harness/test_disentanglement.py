@@ -28,7 +28,7 @@ from harness.disentanglement.sweep import (
     run_units,
     unit_status,
 )
-from harness.disentanglement.train import NonFiniteLoss, run_one, train
+from harness.disentanglement.train import NonFiniteLoss, run_one, same_config, train
 from harness.models import ConvEncoder, TaskBatchNorm
 from tests.harness.helpers import tiny_grid, write_shapes_file
 
@@ -266,3 +266,15 @@ def test_cli_run_plot_and_errors(small_grid, tmp_path, capsys) -> None:
     assert "val_every" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main([*common, "--methods", "inner-elastic"])
+
+
+def test_cosine_schedule_and_checkpoints_older_than_a_field() -> None:
+    cosine = replace(TINY, lr_schedule="cosine")
+    assert cosine.learning_rate(0) == cosine.lr and TINY.learning_rate(3) == TINY.lr
+    assert cosine.learning_rate(2) == pytest.approx(cosine.lr / 2)
+    assert cosine.learning_rate(4) == pytest.approx(0.0, abs=1e-12)
+    saved = TINY.to_dict()
+    del saved["lr_schedule"]  # written before the field existed: its default
+    assert same_config(saved, TINY) and not same_config(saved, cosine)
+    with pytest.raises(ValueError, match="lr_schedule: unknown"):
+        RunConfig(lr_schedule="step")
