@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -237,7 +238,15 @@ class _Job:
 
 
 def _init_worker() -> None:
+    """One torch thread per worker; on Linux, the worker dies with the process that made it
+    (a sweep killed by a scheduler leaves no orphan training on; its checkpoints stay)."""
     torch.set_num_threads(1)
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _work(job: _Job) -> tuple[str, float, list[dict[str, Any]]]:

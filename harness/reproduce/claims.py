@@ -248,8 +248,23 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def check_all(rows: Rows) -> list[Verdict]:
-    """The verdict of every claim on ``rows`` (all finished rows of a scale)."""
+GROUP = ("method", "rho", "alpha", "weights")  # the rows a best-λ choice ranges over, all seeds
+
+
+def complete_groups(rows: Rows, planned: list[dict[str, Any]]) -> Rows:
+    """The rows whose whole λ grid (same method, ρ, α and weights, every seed) is finished
+    among the ``planned`` rows, so that no claim is judged on part of a grid."""
+    done = {r["run_id"] for r in rows}
+    missing = {tuple(p[k] for k in GROUP) for p in planned if p["run_id"] not in done}
+    return [r for r in rows if tuple(r[k] for k in GROUP) not in missing]
+
+
+def check_all(rows: Rows, planned: list[dict[str, Any]] | None = None) -> list[Verdict]:
+    """The verdict of every claim on ``rows`` (the finished rows of a scale); with ``planned``
+    (every row of the scale, as dicts with ``run_id``), a claim whose λ grids are not all
+    finished stays pending."""
+    if planned is not None:
+        rows = complete_groups(rows, planned)
     return [claim.check(rows) for claim in CLAIMS]
 
 

@@ -94,7 +94,10 @@ def report(
         if rows:
             fig_dir.mkdir(parents=True, exist_ok=True)
             config = {"scale": scale, "figure": name, "runs": [c.run_id for c in configs]}
-            slim = [{k: v for k, v in r.items() if k != "history"} for r in rows]
+            # The rows/ files keep the full rows; a figure's file keeps what its plots use.
+            slim = [
+                {k: v for k, v in r.items() if k not in ("history", "traversals")} for r in rows
+            ]
             write_results(fig_dir, DISENTANGLEMENT, config, rows=slim)
             if draw:
                 paths = plot_rows(rows, fig_dir, traversals=False)
@@ -106,7 +109,8 @@ def report(
         trav_dir.mkdir(parents=True, exist_ok=True)
         paths = [traversal_figure(r, trav_dir) for r in picked]
         figures["traversals"] = ("Fig. 11–14: factors varied one at a time", paths)
-    return write_report(out, scale, SCALES[scale], everything, len(all_rows(per_figure)), figures)
+    planned = [{"run_id": c.run_id, **c.to_dict()} for c in all_rows(per_figure)]
+    return write_report(out, scale, SCALES[scale], everything, planned, figures)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -148,7 +152,7 @@ def run(args: argparse.Namespace) -> None:
         else:
             _run_on_device(args, configs, out, data_dir)
     path = report(out, args.scale, per_figure)
-    for row in read_rows(out, configs):
+    for row in read_rows(out, configs) if args.device != "cpu" else []:
         if row["train_seconds"] > 0:
             speed = row["steps_done"] / row["train_seconds"]
             print(f"{row['run_id']}: MCC {row['mcc']:.3f}, {speed:.1f} steps/s")

@@ -13,8 +13,9 @@ Written by `python -m harness reproduce --scale {scale}` from the rows in `rows/
 per run: scores, training history, traversals); `python -m harness reproduce --scale {scale}
 --report-only` rewrites this file and the figures from them. Settings of the scale: preset
 `{preset}` (`harness/disentanglement/config.py`), {seeds} seed(s); {finished} of {total} rows
-finished, {seconds:.0f} CPU-seconds of training in them ({per_run:.0f} s per training run on
-one torch thread).
+finished. Their training loops took {seconds:.0f} s ({per_run:.0f} s per training run, one torch
+thread each, two runs at a time on a 2-core machine; wall time, so it includes waiting for a
+core when the machine was busy).
 
 "Best λ" is the authors' choice: per seed, the λ with the highest *test* MCC, averaged over
 seeds (their figure scripts). The column "ours, validation λ" picks per seed the λ of lowest
@@ -25,13 +26,13 @@ shows how far they are from the test choice.
 """
 
 
-def claims_table(rows: list[dict[str, Any]]) -> str:
-    """The markdown table of every claim's verdict."""
+def claims_table(rows: list[dict[str, Any]], planned: list[dict[str, Any]] | None = None) -> str:
+    """The markdown table of every claim's verdict (pending until its λ grids are finished)."""
     lines = [
         "| figure | setting | paper | ours (best λ) | ours, validation λ | scale | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for v in check_all(rows):
+    for v in check_all(rows, planned):
         verdict = {"reproduced": "✅ reproduced", "not reproduced": "❌ not reproduced"}.get(
             v.verdict, "⏳ pending"
         )
@@ -47,7 +48,7 @@ def write_report(
     scale: str,
     scale_settings: Any,
     rows: list[dict[str, Any]],
-    total: int,
+    planned: list[dict[str, Any]],
     figures: dict[str, tuple[str, list[Path]]],
     notes: str = "",
 ) -> Path:
@@ -59,7 +60,7 @@ def write_report(
         preset=scale_settings.preset,
         seeds=scale_settings.seeds,
         finished=len(rows),
-        total=total,
+        total=len(planned),
         seconds=seconds,
         per_run=seconds / max(len(units), 1),
     )
@@ -68,7 +69,7 @@ def write_report(
             "\nThe smoke scale trains for a few steps: it checks the pipeline, and its verdicts"
             " say nothing about the paper.\n"
         )
-    text += "\n## Claims\n\n" + claims_table(rows).replace("{scale}", scale) + "\n"
+    text += "\n## Claims\n\n" + claims_table(rows, planned).replace("{scale}", scale) + "\n"
     if notes:
         text += "\n## Notes\n\n" + notes.strip() + "\n"
     text += "\n## Figures\n"

@@ -50,6 +50,12 @@ def test_best_lambda_per_seed_by_test_mcc_or_validation() -> None:
     assert len(verdicts) == len(CLAIMS)
     assert verdicts[0].verdict == "not reproduced" and verdicts[0].ours == "0.850"
     assert verdicts[1].verdict == "pending"
+    # A λ grid with a planned row still missing is not judged.
+    for i, row in enumerate(rows):
+        row["run_id"] = f"row{i}"
+    planned = [*rows, {**rows[0], "lam": 0.3, "run_id": "row-missing"}]
+    assert check_all(rows, planned)[0].verdict == "pending"
+    assert check_all(rows, rows)[0].verdict == "not reproduced"
 
 
 def test_reproduce_smoke_runs_every_figure_and_resumes(tmp_path: Path, capsys) -> None:
