@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--out",
             type=Path,
             default=None,
-            help=f"output directory (default: runs/{name}/<timestamp>)",
+            help="output directory (default: "
+            f"{getattr(module, 'OUT_DEFAULT', f'runs/{name}/<timestamp>')})",
         )
         module.add_arguments(sub)
         sub.set_defaults(handler=_run_experiment, experiment=name)

@@ -1,5 +1,13 @@
 """``python -m harness reproduce``: the adapter of `harness.reproduce.command`."""
 
-from harness.reproduce.command import HELP, NAME, add_arguments, default_out, plot, run
+from harness.reproduce.command import (
+    HELP,
+    NAME,
+    OUT_DEFAULT,
+    add_arguments,
+    default_out,
+    plot,
+    run,
+)
 
-__all__ = ["HELP", "NAME", "add_arguments", "default_out", "plot", "run"]
+__all__ = ["HELP", "NAME", "OUT_DEFAULT", "add_arguments", "default_out", "plot", "run"]

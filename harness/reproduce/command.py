@@ -27,6 +27,7 @@ from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, figur
 from harness.results import write_results
 
 NAME = "reproduce"
+OUT_DEFAULT = "results/<scale>"
 HELP = "every figure of Section 5.1 / App. D.2 at one scale, then REPRODUCTION.md"
 
 
@@ -178,4 +179,4 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return plot_rows(results["rows"], out_dir)
 
 
-__all__ = ["HELP", "NAME", "add_arguments", "default_out", "plot", "run"]
+__all__ = ["HELP", "NAME", "OUT_DEFAULT", "add_arguments", "default_out", "plot", "run"]

@@ -70,8 +70,14 @@ def write_report(
             " say nothing about the paper.\n"
         )
     text += "\n## Claims\n\n" + claims_table(rows, planned).replace("{scale}", scale) + "\n"
+    notes_file = Path(out) / "NOTES.md"
+    if notes_file.is_file():
+        notes = notes_file.read_text() + ("\n" + notes if notes else "")
     if notes:
-        text += "\n## Notes\n\n" + notes.strip() + "\n"
+        text += (
+            "\n## Notes\n\n_Written by hand from the rows above (`NOTES.md`), not regenerated:_"
+            "\n\n" + notes.strip() + "\n"
+        )
     text += "\n## Figures\n"
     for name, (title, paths) in figures.items():
         text += f"\n### {name}: {title}\n\n"
