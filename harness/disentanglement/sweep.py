@@ -147,14 +147,19 @@ class UnitBusy(RuntimeError):
     """Another live process holds the unit's lock."""
 
 
+STALE_AFTER = 3600.0  # seconds without a checkpoint after which another host's lock is stale
+
+
 def _stale(lock: Path) -> bool:
-    """A lock left by a dead process of this host (other hosts' locks are trusted)."""
+    """A lock left by a dead process: on this host, its pid is gone; on another host (a shared
+    directory), neither the lock nor the run's checkpoint was written for `STALE_AFTER` s."""
     try:
         host, pid = lock.read_text().split()[:2]
     except (OSError, ValueError):
         return True
     if host != socket.gethostname():
-        return False
+        stamps = [p.stat().st_mtime for p in (lock, lock.parent / "checkpoint.pt") if p.exists()]
+        return time.time() - max(stamps, default=0.0) > STALE_AFTER
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -165,7 +170,7 @@ def _stale(lock: Path) -> bool:
 
 
 class _Lock:
-    """``runs/<unit>/lock``, created exclusively; a stale lock of this host is taken over."""
+    """``runs/<unit>/lock``, created exclusively; a stale lock (`_stale`) is taken over."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -15,6 +15,7 @@ import torch
 from harness import cli
 from harness.checkpoint import load_checkpoint
 from harness.data import ProceduralShapes, SceneConfig
+from harness.disentanglement import sweep as sweep_module
 from harness.disentanglement import train as train_module
 from harness.disentanglement.config import RunConfig, preset
 from harness.disentanglement.methods import METHODS
@@ -214,6 +215,13 @@ def test_a_locked_unit_is_skipped_and_a_stale_lock_taken_over(source, tmp_path) 
     assert unit_status(tmp_path, unit) == "pending"
     assert run_unit(unit, tmp_path, source, progress=False)[0]["run_id"] == TINY.run_id
     assert not lock.exists() and unit_status(tmp_path, unit) == "done"
+    # Another host's lock is trusted while its run writes checkpoints, stale an hour after.
+    lock.write_text("another-host 1\n")
+    assert not sweep_module._stale(lock)
+    old = lock.stat().st_mtime - sweep_module.STALE_AFTER - 1
+    for path in (lock, lock.parent / "checkpoint.pt"):
+        os.utime(path, (old, old))
+    assert sweep_module._stale(lock)
 
 
 def test_workers_run_units_in_parallel_processes(small_grid, tmp_path) -> None:
