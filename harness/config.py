@@ -111,6 +111,17 @@ def config_overrides(
     return out
 
 
+def from_preset(config_cls: type, presets: dict[str, dict[str, Any]], name: str, **overrides: Any):
+    """``config_cls`` built from preset ``name`` (a dict of field values) and ``overrides``.
+
+    Raises:
+        ValueError: ``name`` is not a key of ``presets`` (the message lists them).
+    """
+    if name not in presets:
+        raise ValueError(f"preset: unknown {name!r}; choose from {sorted(presets)}")
+    return config_cls(**{**presets[name], **overrides})
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """The JSON-ready record of a config dataclass (tuples become lists, as in the file)."""
     return _lists(dataclasses.asdict(config))
@@ -124,4 +135,4 @@ def _lists(value: Any) -> Any:
     return value
 
 
-__all__ = ["add_config_arguments", "config_overrides", "config_to_dict"]
+__all__ = ["add_config_arguments", "config_overrides", "config_to_dict", "from_preset"]

@@ -21,6 +21,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from harness.config import from_preset
 from harness.data.tasks import WEIGHT_DISTRIBUTIONS
 from harness.disentanglement.methods import METHODS, MethodConfig
 
@@ -160,9 +161,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> RunConfig:
     """The `RunConfig` of preset ``name`` with ``overrides`` applied."""
-    if name not in PRESETS:
-        raise ValueError(f"preset: unknown {name!r}; choose from {list(PRESETS)}")
-    return replace(RunConfig(**PRESETS[name]), **overrides)
+    return from_preset(RunConfig, PRESETS, name, **overrides)
 
 
 __all__ = ["METHODS", "PRESETS", "RunConfig", "preset"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.config import from_preset
 from harness.meta.heads import HeadConfig
 
 DATASETS = ("procedural", "miniimagenet", "cifar-fs")
@@ -135,9 +136,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> MetaConfig:
     """The `MetaConfig` of preset ``name`` with fields replaced by ``overrides``."""
-    if name not in PRESETS:
-        raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {name!r}")
-    return MetaConfig(**{**PRESETS[name], **overrides})
+    return from_preset(MetaConfig, PRESETS, name, **overrides)
 
 
 __all__ = ["BACKBONES", "DATASETS", "PRESETS", "MetaConfig", "preset"]
