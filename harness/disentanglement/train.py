@@ -213,19 +213,3 @@ def train(
     bar.close()
     encoder.load_state_dict(best_encoder)
     return Trained(encoder, latents, state, time.perf_counter() - start)
-
-
-def run_one(
-    config: RunConfig,
-    source: ImageSource,
-    out_dir: Path,
-    ctx: DistContext | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train ``config.trained_as()`` in ``out_dir``, then score ``config`` on it (rank 0);
-    returns its results row (an empty dict on other ranks)."""
-    from harness.disentanglement.evaluate import evaluate_row
-
-    ctx = ctx or DistContext()
-    trained = train(config.trained_as(), source, out_dir, ctx, progress)
-    return evaluate_row(config, trained, source) if ctx.is_main else {}

@@ -29,7 +29,7 @@ from harness.disentanglement.sweep import (
     run_units,
     unit_status,
 )
-from harness.disentanglement.train import NonFiniteLoss, run_one, same_config, train
+from harness.disentanglement.train import NonFiniteLoss, same_config, train
 from harness.models import ConvEncoder, TaskBatchNorm
 from tests.harness.helpers import tiny_grid, write_shapes_file
 
@@ -94,12 +94,13 @@ def test_every_method_trains_and_scores(method: str, source, tmp_path: Path) -> 
     config = replace(
         TINY, method=method, lam=0.1, backward="unroll" if method == "outer-lasso" else "implicit"
     )
-    row = run_one(config, source, tmp_path, progress=False)
+    (row,) = run_unit(plan([config])[0], tmp_path, source, progress=False)
     for key in ("mcc", "r", "dci_d", "dci_c"):
         assert 0.0 <= row[key] <= 1.0 + 1e-9
     assert row["eval_points"] == source.grid.num_points and row["steps_done"] == 4
     assert len(row["traversals"]["features"]) == 6
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+    checkpoint = tmp_path / "runs" / config.trained_as().run_id / "checkpoint.pt"
+    assert load_checkpoint(checkpoint)["step"] == 4
 
 
 def test_interrupted_run_resumes_to_the_same_model(source, tmp_path, monkeypatch) -> None:
