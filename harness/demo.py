@@ -1,4 +1,4 @@
-"""``make demo``: sparsity disentangles (paper Section 5.1, Fig. 4, 11, 12), in about 3 minutes.
+"""``make demo``: sparsity disentangles (paper Section 5.1, Fig. 4, 11, 12), in under 2 minutes on two idle cores.
 
 A conv encoder is trained on procedural 3D Shapes (the ``quick`` preset: 16×16 images, Adam at
 a constant lr 3e-3 on 8 tasks × 50 images per step, ρ = 0, α = 1; the demo trains 4,000 steps
@@ -45,7 +45,7 @@ def main(out: Path | None = None, seed: int = 0, **overrides: object) -> list[di
         f"Training a conv encoder on procedural 3D Shapes through an inner Lasso and through an\n"
         f"inner least squares ({base.steps} Adam steps of {base.num_tasks} tasks x "
         f"{base.n_samples} images of {base.image_size}x{base.image_size}, rho = {RHO}), "
-        f"{workers} process(es); about 3 minutes on two cores.\n"
+        f"{workers} process(es); under 2 minutes on two idle cores.\n"
     )
     start = time.perf_counter()
     run_units(plan(configs), out, None, workers=workers, progress=workers == 1)
