@@ -1,4 +1,4 @@
-"""``make demo``: sparsity disentangles (paper Section 5.1, Fig. 4, 11, 12), in under 2 minutes on two idle cores.
+"""``make demo``: sparsity disentangles (paper Section 5.1, Fig. 4, 11, 12), in under 2 minutes.
 
 A conv encoder is trained on procedural 3D Shapes (the ``quick`` preset: 16×16 images, Adam at
 a constant lr 3e-3 on 8 tasks × 50 images per step, ρ = 0, α = 1; the demo trains 4,000 steps
