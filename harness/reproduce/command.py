@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--scale", choices=sorted(SCALES), default="quick", help="(default: quick)")
     a("--only", nargs="+", choices=FIGURE_NAMES, default=None, help="figures (default: all)")
+    a("--seeds", type=int, default=None, help="seeds 0..K-1 (default: the scale's)")
     a("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the cores)")
     a("--list-runs", action="store_true", help="print the training runs and exit")
     a("--run-index", type=int, default=None, help="run only the K-th training run (job arrays)")
@@ -50,9 +52,11 @@ def default_out(args: argparse.Namespace) -> Path:
     return Path("results") / args.scale
 
 
-def rows_of(names: list[str], scale: str) -> dict[str, list[RunConfig]]:
-    """The rows of each figure, in order (a row may belong to several figures)."""
-    return {name: figure(name).rows(SCALES[scale]) for name in names}
+def rows_of(names: list[str], scale: str, seeds: int | None = None) -> dict[str, list[RunConfig]]:
+    """The rows of each figure, in order (a row may belong to several figures); ``seeds``
+    replaces the scale's number of seeds (rows of the first seeds are the same rows)."""
+    settings = SCALES[scale] if seeds is None else replace(SCALES[scale], seeds=seeds)
+    return {name: figure(name).rows(settings) for name in names}
 
 
 def all_rows(per_figure: dict[str, list[RunConfig]]) -> list[RunConfig]:
@@ -117,7 +121,9 @@ def report(
 def run(args: argparse.Namespace) -> None:
     """Run the requested figures' rows, then write the figures and ``REPRODUCTION.md``."""
     names = list(args.only or DEFAULT_FIGURES)
-    per_figure = rows_of(names, args.scale)
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {args.seeds}")
+    per_figure = rows_of(names, args.scale, args.seeds)
     configs = all_rows(per_figure)
     units = plan(configs)
     out = Path(args.out)

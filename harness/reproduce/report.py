@@ -58,7 +58,7 @@ def write_report(
     text = HEADER.format(
         scale=scale,
         preset=scale_settings.preset,
-        seeds=scale_settings.seeds,
+        seeds=len({p["seed"] for p in planned}),
         finished=len(rows),
         total=len(planned),
         seconds=seconds,

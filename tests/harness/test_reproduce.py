@@ -18,6 +18,8 @@ def test_scales_share_rows_between_figures() -> None:
     assert sum(map(len, per_figure.values())) > len(rows)  # ρ = 0.9, α = 1 is in two figures
     assert {c.rho for c in per_figure["fig4"]} == set(SCALES["quick"].rhos)
     assert per_figure["fig4"][0].rho == 0.0 and per_figure["fig4"][-1].rho == 0.99
+    two = all_rows(rows_of(list(DEFAULT_FIGURES), "quick", seeds=2))
+    assert len(two) == 2 * len(rows) and {c.run_id for c in rows} < {c.run_id for c in two}
 
 
 def _row(method, lam, mcc, seed=0, rho=0.0, val=1.0, **extra):
