@@ -112,3 +112,17 @@ def test_demo_trains_both_runs_and_draws_its_figures(tmp_path: Path) -> None:
     assert (tmp_path / "correlations.png").is_file()
     assert len(list(tmp_path.glob("traversal_*.png"))) == 2
     assert not list(tmp_path.glob("*_vs_lambda.png"))  # no "vs λ" panel with one point
+
+
+def test_the_committed_quick_report_is_what_its_rows_give() -> None:
+    """results/quick/REPRODUCTION.md regenerates from the committed rows and this code."""
+    from harness.disentanglement.sweep import read_rows
+    from harness.reproduce.report import claims_table
+
+    out = Path(__file__).resolve().parents[2] / "results" / "quick"
+    configs = all_rows(rows_of(list(DEFAULT_FIGURES), "quick"))
+    planned = [{"run_id": c.run_id, **c.to_dict()} for c in configs]
+    rows = read_rows(out, configs)
+    assert len(rows) == len(configs)
+    table = claims_table(rows, planned).replace("{scale}", "quick")
+    assert table in (out / "REPRODUCTION.md").read_text()
