@@ -19,6 +19,8 @@ from torch import nn
 
 from harness.data import ImageSource, LatentDistribution
 from harness.disentanglement.config import RunConfig
+from harness.disentanglement.methods import TaskRegression
+from harness.disentanglement.train import Trained, samplers
 from harness.metrics import dci, matched_correlations, multiple_correlation
 
 EVAL_SEED = 12345  # the subsample is the same for every run, method and seed
@@ -98,9 +100,6 @@ def heldout_mse(config: RunConfig, encoder: nn.Module, source: ImageSource) -> f
     shrinkage always wins), this is a generalization error, and it uses no ground-truth
     latent. The tasks are the run's validation batches; features in evaluation mode.
     """
-    from harness.disentanglement.methods import TaskRegression
-    from harness.disentanglement.train import samplers
-
     _, _, val = samplers(config, source, torch.device("cpu"))
     inner = TaskRegression(config.method_config()).inner
     errors = []
@@ -115,7 +114,7 @@ def heldout_mse(config: RunConfig, encoder: nn.Module, source: ImageSource) -> f
     return float(np.mean(errors))
 
 
-def evaluate_row(config: RunConfig, trained: Any, source: ImageSource) -> dict[str, Any]:
+def evaluate_row(config: RunConfig, trained: Trained, source: ImageSource) -> dict[str, Any]:
     """The results row of ``config`` scored on ``trained`` (a `Trained` encoder of the unit
     ``config.trained_as()``): settings, scores, validation criterion, training summary,
     history and traversals (of the unmixed features for the ICA methods)."""

@@ -29,6 +29,7 @@ from harness.disentanglement.figures import plot_rows
 from harness.disentanglement.methods import METHODS
 from harness.disentanglement.sweep import (
     SWEEPS,
+    Unit,
     expand,
     plan,
     read_rows,
@@ -63,15 +64,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--alphas", nargs="+", type=float, default=None, help="latent noise levels α")
     a("--weights", nargs="+", default=None, help="task weights: bernoulli, block2/3/6, laplace")
     a("--seeds", type=int, default=1, help="number of seeds 0..K-1 (default 1)")
+    add_sweep_arguments(parser)
+    a("--device", default="cpu", help="cpu, cuda or cuda:K")
+    a("--threads", type=int, default=None, help="torch threads of a run in this process")
+    settings = parser.add_argument_group("run settings (default: the quick preset's value)")
+    add_config_arguments(settings, RunConfig, skip=AXES, defaults=preset("quick"))
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every sweep command shares: workers, job arrays, the data, progress."""
+    a = parser.add_argument
     a("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the cores)")
     a("--list-runs", action="store_true", help="print the sweep's training runs and exit")
     a("--run-index", type=int, default=None, help="run only the K-th training run (job arrays)")
-    a("--device", default="cpu", help="cpu, cuda or cuda:K")
     a("--data-dir", type=Path, default=None, help="directory of 3dshapes.h5 (default: procedural)")
-    a("--threads", type=int, default=None, help="torch threads of a run in this process")
     a("--no-progress", action="store_true", help="hide progress bars")
-    settings = parser.add_argument_group("run settings (default: the quick preset's value)")
-    add_config_arguments(settings, RunConfig, skip=AXES, defaults=preset("quick"))
+
+
+def check_sweep_arguments(args: argparse.Namespace, units: list[Unit]) -> None:
+    """Refuse a bad ``--workers`` or ``--run-index`` before any work."""
+    if args.run_index is not None and not 0 <= args.run_index < len(units):
+        raise ValueError(f"run-index: {args.run_index} not in [0, {len(units)}) (see --list-runs)")
+    if args.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {args.workers}")
+
+
+def run_indexed(
+    unit: Unit, out: Path, data_dir: str | None, ctx: DistContext, progress: bool
+) -> None:
+    """``--run-index``: train and score one unit, print its rows and how to collect."""
+    source = image_source(data_dir, unit.config.image_size, str(ctx.device))
+    for row in run_unit(unit, out, source, ctx, progress):
+        print(f"{row['run_id']}: MCC {row['mcc']:.3f}, R {row['r']:.3f}")
+    if ctx.is_main:
+        print("collect: the same command without --run-index writes results and figures")
 
 
 def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
@@ -106,10 +132,7 @@ def run(args: argparse.Namespace) -> None:
     if args.list_runs:
         print(list_runs(configs, out))
         return
-    if args.run_index is not None and not 0 <= args.run_index < len(units):
-        raise ValueError(f"run-index: {args.run_index} not in [0, {len(units)}) (see --list-runs)")
-    if args.workers < 1:
-        raise ValueError(f"workers must be >= 1, got {args.workers}")
+    check_sweep_arguments(args, units)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     ctx = init_distributed(args.device)
@@ -131,12 +154,7 @@ def run(args: argparse.Namespace) -> None:
             write_results(out, NAME, config_doc, rows=rows, seconds=time.perf_counter() - start)
 
         if args.run_index is not None:
-            unit = units[args.run_index]
-            source = image_source(data_dir, unit.config.image_size, str(ctx.device))
-            for row in run_unit(unit, out, source, ctx, not args.no_progress):
-                print(f"{row['run_id']}: MCC {row['mcc']:.3f}, R {row['r']:.3f}")
-            if ctx.is_main:
-                print("collect: the same command without --run-index writes results and figures")
+            run_indexed(units[args.run_index], out, data_dir, ctx, not args.no_progress)
             return
         if ctx.distributed or ctx.device.type != "cpu" or args.workers == 1:
             source = image_source(data_dir, configs[0].image_size, str(ctx.device))
@@ -184,4 +202,16 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return plot_rows(results["rows"], out_dir)
 
 
-__all__ = ["HELP", "NAME", "add_arguments", "configs_from_args", "plot", "run", "summary_table"]
+__all__ = [
+    "HELP",
+    "NAME",
+    "add_arguments",
+    "add_sweep_arguments",
+    "check_sweep_arguments",
+    "configs_from_args",
+    "list_runs",
+    "plot",
+    "run",
+    "run_indexed",
+    "summary_table",
+]

@@ -35,8 +35,12 @@ from typing import Any
 
 import torch
 
+from harness.checkpoint import load_checkpoint
 from harness.data import ImageSource
 from harness.disentanglement.config import RunConfig
+from harness.disentanglement.data import image_source
+from harness.disentanglement.evaluate import evaluate_row
+from harness.disentanglement.train import train
 from harness.distributed import DistContext
 
 LAMS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -133,8 +137,6 @@ def unit_status(out_dir: Path, unit: Unit) -> str:
         return f"running ({lock.read_text().strip()})"
     checkpoint = run_dir / "checkpoint.pt"
     if checkpoint.is_file():
-        from harness.checkpoint import load_checkpoint
-
         try:
             step = load_checkpoint(checkpoint)["step"]
         except (ValueError, KeyError):
@@ -216,9 +218,6 @@ def run_unit(
     Raises:
         UnitBusy: another live process trains this unit.
     """
-    from harness.disentanglement.evaluate import evaluate_row
-    from harness.disentanglement.train import train
-
     ctx = ctx or DistContext()
     out_dir = Path(out_dir)
     missing = [c for c in unit.rows if not row_path(out_dir, c).is_file()]
@@ -255,8 +254,6 @@ def _init_worker() -> None:
 
 
 def _work(job: _Job) -> tuple[str, float, list[dict[str, Any]]]:
-    from harness.disentanglement.data import image_source
-
     start = time.perf_counter()
     source = image_source(job.data_dir, job.unit.config.image_size)
     rows = run_unit(job.unit, Path(job.out_dir), source, progress=False)
@@ -282,8 +279,6 @@ def run_units(
     A unit held by another live process (its lock) is skipped with a message. Each finished
     unit is logged with its seconds and an estimate of the time left.
     """
-    from harness.disentanglement.data import image_source
-
     out_dir = Path(out_dir)
     todo = [u for u in units if unit_status(out_dir, u) != "done"]
     if not todo:

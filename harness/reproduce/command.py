@@ -12,16 +12,22 @@ figures, the traversals of Fig. 11–14, and ``REPRODUCTION.md`` with the claims
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.disentanglement.config import RunConfig
+from harness.disentanglement.data import image_source
 from harness.disentanglement.experiment import NAME as DISENTANGLEMENT
-from harness.disentanglement.experiment import list_runs
+from harness.disentanglement.experiment import (
+    add_sweep_arguments,
+    check_sweep_arguments,
+    list_runs,
+    run_indexed,
+)
 from harness.disentanglement.figures import best_lambda, plot_rows, traversal_figure
-from harness.disentanglement.sweep import plan, read_rows, run_unit, run_units
+from harness.disentanglement.sweep import plan, read_rows, run_sweep, run_units
+from harness.distributed import DistContext, init_distributed, shutdown
 from harness.reproduce.claims import select
 from harness.reproduce.report import write_report
 from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, figure
@@ -38,13 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--scale", choices=sorted(SCALES), default="quick", help="(default: quick)")
     a("--only", nargs="+", choices=FIGURE_NAMES, default=None, help="figures (default: all)")
     a("--seeds", type=int, default=None, help="seeds 0..K-1 (default: the scale's)")
-    a("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the cores)")
-    a("--list-runs", action="store_true", help="print the training runs and exit")
-    a("--run-index", type=int, default=None, help="run only the K-th training run (job arrays)")
+    add_sweep_arguments(parser)
     a("--report-only", action="store_true", help="only redraw figures and REPRODUCTION.md")
-    a("--data-dir", type=Path, default=None, help="directory of 3dshapes.h5 (default: procedural)")
     a("--device", default="cpu", help="cpu (workers), or cuda / cuda:K (runs one by one)")
-    a("--no-progress", action="store_true", help="hide progress bars")
 
 
 def default_out(args: argparse.Namespace) -> Path:
@@ -131,19 +133,9 @@ def run(args: argparse.Namespace) -> None:
     if args.list_runs:
         print(list_runs(configs, out))
         return
-    if args.workers < 1:
-        raise ValueError(f"workers must be >= 1, got {args.workers}")
+    check_sweep_arguments(args, units)
     if args.run_index is not None:
-        if not 0 <= args.run_index < len(units):
-            raise ValueError(
-                f"run-index: {args.run_index} not in [0, {len(units)}) (see --list-runs)"
-            )
-        from harness.disentanglement.data import image_source
-
-        unit = units[args.run_index]
-        source = image_source(data_dir, unit.config.image_size)
-        for row in run_unit(unit, out, source, progress=not args.no_progress):
-            print(f"{row['run_id']}: MCC {row['mcc']:.3f}")
+        run_indexed(units[args.run_index], out, data_dir, DistContext(), not args.no_progress)
         return
     if not args.report_only:
         print(f"{len(configs)} rows of {', '.join(names)} in {len(units)} training runs -> {out}")
@@ -168,10 +160,6 @@ def run(args: argparse.Namespace) -> None:
 
 def _run_on_device(args, configs, out: Path, data_dir: str | None) -> None:
     """The runs one by one on ``args.device`` (e.g. the paper-scale run on a GPU)."""
-    from harness.disentanglement.data import image_source
-    from harness.disentanglement.sweep import run_sweep
-    from harness.distributed import init_distributed, shutdown
-
     ctx = init_distributed(args.device)
     try:
         source = image_source(data_dir, configs[0].image_size, str(ctx.device))

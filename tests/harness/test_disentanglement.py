@@ -182,7 +182,7 @@ def test_sweep_skips_finished_runs_and_trains_ica_rows_on_ridge(
         calls.append(config.run_id)
         return real(config, *args, **kwargs)
 
-    monkeypatch.setattr(train_module, "train", counted)
+    monkeypatch.setattr(sweep_module, "train", counted)
     ica = expand(TINY, ["inner-ridge-ica"], [0.0, 0.1], [0.0], [1.0], ["bernoulli"], [0])
     rows = run_sweep(configs + ica, tmp_path, source, progress=False)
     # The finished run is not retrained; its ICA row reuses its checkpoint (a call that
