@@ -2,8 +2,9 @@
 
 For a batch of regression problems F (..., n, m), y (..., n) and a grid of λ (..., L), one call
 of the fitter solves every (fold, λ) problem at once: leading dims (..., K, L) and a per-task λ
-tensor. The λ with the lowest validation mean squared error, averaged over the folds, is refit on
-all n samples in a second call. Folds are contiguous blocks of ⌊n / K⌋ samples (as scikit-learn's
+tensor. The λ with the lowest validation mean squared error, averaged over the folds (or, with
+``rule="one-se"``, the largest λ within one standard error of it), is refit on all n samples in
+a second call. Folds are contiguous blocks of ⌊n / K⌋ samples (as scikit-learn's
 ``KFold`` without shuffling; the samples are i.i.d.); when K does not divide n the remaining
 samples are in every training set and never validated on, so all training sets have one size.
 """
@@ -62,6 +63,7 @@ def cross_validate(
     grid: torch.Tensor,
     n_folds: int = 5,
     refit: Fitter | None = None,
+    rule: str = "min",
 ) -> CrossValidated:
     """Select λ in ``grid`` by K-fold cross-validation, then refit on all samples.
 
@@ -73,10 +75,17 @@ def cross_validate(
         n_folds: K.
         refit: the fitter of the final fit on all samples (default: ``fit``), e.g. the same layer
             with a tighter tolerance.
+        rule: ``"min"``: the λ of lowest mean validation error (ties: the earliest in the
+            grid); ``"one-se"``: the largest λ whose mean validation error is at most the
+            minimum plus the standard error of the folds' errors at the minimum (glmnet's
+            ``lambda.1se``; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*,
+            §7.10).
 
     Returns:
-        `CrossValidated`; ties in validation error go to the earliest λ of the grid.
+        `CrossValidated`.
     """
+    if rule not in ("min", "one-se"):
+        raise ValueError(f"rule: expected 'min' or 'one-se', got {rule!r}")
     if features.ndim < 2 or targets.shape != features.shape[:-1]:
         raise ValueError(
             f"targets: expected shape {tuple(features.shape[:-1])} for features of shape "
@@ -98,8 +107,14 @@ def cross_validate(
     )  # (..., K, L, m)
     predictions = features[..., validation, :] @ w_folds.mT  # (..., K, n_val, L)
     errors = (predictions - targets[..., validation].unsqueeze(-1)) ** 2
-    cv_mse = errors.mean(-2).mean(-2)  # (..., L)
+    fold_mse = errors.mean(-2)  # (..., K, L)
+    cv_mse = fold_mse.mean(-2)  # (..., L)
     best = cv_mse.argmin(-1)
+    if rule == "one-se":
+        spread = fold_mse.std(-2) / n_folds**0.5  # (..., L): s.e. of the mean over folds
+        bound = (cv_mse + spread).gather(-1, best.unsqueeze(-1))
+        within = cv_mse <= bound
+        best = torch.where(within, grid, torch.full_like(grid, -torch.inf)).argmax(-1)
     lam = grid.gather(-1, best.unsqueeze(-1)).squeeze(-1)
     weights, refit_converged = (refit or fit)(features, targets, lam)
     return CrossValidated(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,3 +36,28 @@ def write_results(out_dir: Path, experiment: str, config: dict[str, Any], **fiel
     path = Path(out_dir) / RESULTS_FILENAME
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A statement of the paper checked on our results: what we measured and the verdict
+    (``"reproduced"``, ``"not reproduced"``, ``"pending"`` or ``"reported"``)."""
+
+    claim: str
+    ours: str
+    verdict: str
+
+
+VERDICT_MARKS = {
+    "reproduced": "✅ reproduced",
+    "not reproduced": "❌ not reproduced",
+    "pending": "⏳ pending",
+    "reported": "ℹ️ reported",
+}
+
+
+def findings_table(findings: list[Finding]) -> str:
+    """A markdown table of ``findings``."""
+    lines = ["| claim | ours | verdict |", "| --- | --- | --- |"]
+    lines += [f"| {f.claim} | {f.ours} | {VERDICT_MARKS[f.verdict]} |" for f in findings]
+    return "\n".join(lines)

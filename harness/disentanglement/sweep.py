@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -33,8 +32,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from harness.checkpoint import load_checkpoint
 from harness.data import ImageSource
 from harness.disentanglement.config import RunConfig
@@ -42,6 +39,7 @@ from harness.disentanglement.data import image_source
 from harness.disentanglement.evaluate import evaluate_row
 from harness.disentanglement.train import train
 from harness.distributed import DistContext
+from harness.workers import init_worker, write_json
 
 LAMS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
 RHOS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
@@ -199,13 +197,6 @@ class _Lock:
         self.path.unlink(missing_ok=True)
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def run_unit(
     unit: Unit,
     out_dir: Path,
@@ -228,7 +219,7 @@ def run_unit(
             if ctx.is_main:
                 for config in missing:
                     row = evaluate_row(config, trained, source)
-                    _write_json(row_path(out_dir, config), row)
+                    write_json(row_path(out_dir, config), row)
     return read_rows(out_dir, unit.rows) if ctx.is_main else []
 
 
@@ -239,18 +230,6 @@ class _Job:
     unit: Unit
     out_dir: str
     data_dir: str | None
-
-
-def _init_worker() -> None:
-    """One torch thread per worker; on Linux, the worker dies with the process that made it
-    (a sweep killed by a scheduler leaves no orphan training on; its checkpoints stay)."""
-    torch.set_num_threads(1)
-    if sys.platform == "linux":
-        import ctypes
-        import signal
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _work(job: _Job) -> tuple[str, float, list[dict[str, Any]]]:
@@ -311,7 +290,7 @@ def run_units(
             report(unit.run_id, time.perf_counter() - begin, rows)
     else:
         context = get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
             pending: set[Future] = {
                 pool.submit(_work, _Job(u, str(out_dir), data_dir)) for u in todo
             }

@@ -1,15 +1,17 @@
 """``meta-svm``: sparse meta-learning with group-lasso SVM heads (paper Section 5.2, Fig. 5).
 
-The experiment is `harness.meta`: ``--preset`` picks a `MetaConfig`, one flag per field
-overrides it (``--lam1``, ``--steps``, ``--image-size`` ...; see `harness.config`), and
-``--data-dir``, ``--device``, ``--threads``, ``--no-progress`` say where and how it runs. Rank 0
-writes ``results.json`` and the two panels of Fig. 5. Multi-process:
-``torchrun --nproc-per-node P -m harness meta-svm ...``.
+The experiment is `harness.meta`: ``--preset`` picks a `MetaConfig` (both presets sweep the
+paper's grid of λ1 / λ1_max and train the ridge head beside it), one flag per field overrides it
+(``--lam1``, ``--steps``, ``--image-size`` ...; see `harness.config`), and ``--data-dir``,
+``--device``, ``--workers``, ``--threads``, ``--no-progress`` say where and how it runs. The
+sweep resumes: the same command again skips finished heads. Rank 0 writes ``results.json`` and
+the two panels of Fig. 5. Multi-process: ``torchrun --nproc-per-node P -m harness meta-svm ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +37,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="CPU: heads trained at once, one process and one torch thread each "
+        "(default: min(2, CPU count); 1 trains them here, one by one)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads per process (1 is several times faster on a busy 2-core machine)",
+        help="torch CPU threads of this process with --workers 1 "
+        "(1 is several times faster on a busy 2-core machine)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> None:
     """Train and evaluate one head per lam1; rank 0 writes results.json and figures."""
+    if args.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {args.workers}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     config = preset(args.preset, **config_overrides(args, MetaConfig))
     ctx = init_distributed(args.device)
     try:
-        rows = run_sweep(config, Path(args.out), ctx, args.data_dir, progress=not args.no_progress)
+        rows = run_sweep(
+            config, Path(args.out), ctx, args.data_dir, not args.no_progress, args.workers
+        )
         if ctx.is_main:
             data_dir = None if args.data_dir is None else str(args.data_dir)
             record = {"preset": args.preset, **config_to_dict(config), "data_dir": data_dir}
             record.update(device=args.device, world_size=ctx.world_size)
             print(f"wrote {write_results(Path(args.out), NAME, record, rows=rows)}")
-            for figure in plot({"rows": rows}, Path(args.out)):
+            for figure in plot({"rows": rows, "config": record}, Path(args.out)):
                 print(f"wrote {figure}")
     finally:
         shutdown(ctx)

@@ -1,17 +1,31 @@
-"""The meta-SVM sweep: one meta-learner per λ1, trained then scored (paper Section 5.2, Fig. 5).
+"""The meta-SVM sweep: one meta-learner per head, trained then scored (Section 5.2, Fig. 5).
 
-For each ``lam1`` of the `MetaConfig` (0 = MetaOptNet's dense SVM) a meta-learner is trained
-(in ``OUT/<head>-lam1_<value>/``, checkpointed, resumed if a checkpoint is there), then
-evaluated on a fixed set of meta-test episodes: accuracy ± 95% CI, average fraction of zero
-feature columns, and per-feature usage. Under DDP every rank trains; rank 0 evaluates.
+The heads are `MetaConfig.heads`: the SVM at every ``λ1 / λ1_max`` of ``lam1`` (0 =
+MetaOptNet's dense SVM) and the ridge head. Each is trained from the same initialization on
+the same episodes, then evaluated on a fixed set of meta-test episodes: accuracy ± 95% CI,
+average fraction of zero feature columns, per-feature usage. A sweep directory holds
+
+    runs/<head>/checkpoint.pt   the training state (resumable)
+    rows/<head>.json            one finished head (scores, usage, training history)
+
+Re-running the same command skips finished heads and resumes interrupted ones; a row records the
+settings it was trained with, and a row of other settings is trained again (the grid of ``lam1``
+and the ridge reference are not settings of a head). On the CPU the
+heads run in ``workers`` processes with one torch thread each; on a GPU or under DDP (every
+rank trains; rank 0 evaluates) one by one.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from harness.config import config_to_dict
 from harness.data.factors import shapes3d_grid
 from harness.data.fewshot import ClassImages, EpisodeSampler, pickle_split
 from harness.data.fewshot_procedural import ProceduralFewShot
@@ -21,6 +35,7 @@ from harness.distributed import DistContext
 from harness.meta.config import MetaConfig
 from harness.meta.evaluate import evaluate
 from harness.meta.train import build_model, train
+from harness.workers import init_worker, write_json
 
 SPLITS = ("train", "val", "test")
 
@@ -37,53 +52,116 @@ def splits(config: MetaConfig, data_dir: Path | None) -> dict[str, ClassImages]:
     return {s: pickle_split(data_dir, config.dataset, s) for s in SPLITS}
 
 
+def head_id(kind: str, lam1: float) -> str:
+    """The name of a head's run and row: ``svm-lam1_0.05``, ``ridge``."""
+    return f"svm-lam1_{lam1:g}" if kind == "svm" else kind
+
+
+def head_settings(config: MetaConfig) -> dict[str, Any]:
+    """What a head's row records of ``config``: everything but the sweep's grid."""
+    record = config_to_dict(config)
+    return {k: v for k, v in record.items() if k not in ("lam1", "ridge_reference")}
+
+
+def _finished(config: MetaConfig, out: Path, head: tuple[str, float]) -> dict[str, Any] | None:
+    path = Path(out) / "rows" / f"{head_id(*head)}.json"
+    if not path.is_file():
+        return None
+    row = json.loads(path.read_text())
+    return row if row.get("settings") == head_settings(config) else None
+
+
+def read_rows(config: MetaConfig, out: Path) -> list[dict[str, Any]]:
+    """The finished rows of the sweep's heads (trained with ``config``'s settings), in the
+    order of `MetaConfig.heads`."""
+    rows = [_finished(config, out, h) for h in config.heads()]
+    return [r for r in rows if r is not None]
+
+
 def run_sweep(
     config: MetaConfig,
     out: Path,
     ctx: DistContext,
     data_dir: Path | None = None,
     progress: bool = True,
+    workers: int = 1,
+    log=print,
 ) -> list[dict[str, Any]]:
-    """Train and evaluate one meta-learner per ``config.lam1``; one row each.
+    """Train and evaluate every head of ``config`` not finished yet; return all finished rows.
 
-    Rank 0's rows hold the test scores (`harness.meta.evaluate.EvalResult`); every rank's hold
-    the head, the timings and the training history.
+    ``workers > 1`` runs heads in that many processes (CPU, one process: ``ctx`` not DDP).
+    Rank 0's rows hold the test scores (`harness.meta.evaluate.EvalResult`).
     """
-    data = splits(config, data_dir)
-    return [run_one(config, lam1, data, ctx, out, progress) for lam1 in config.lam1]
+    out = Path(out)
+    todo = [h for h in config.heads() if _finished(config, out, h) is None]
+    if todo and ctx.is_main:
+        at_once = min(workers, len(todo))
+        log(f"{len(todo)} of {len(config.heads())} heads to train, {at_once} at a time")
+    durations: list[float] = []
+
+    def done(name: str, seconds: float, row: dict[str, Any]) -> None:
+        durations.append(seconds)
+        left = sum(durations) / len(durations) * (len(todo) - len(durations)) / parallel
+        log(
+            f"[{len(durations)}/{len(todo)}] {name}: test accuracy {100 * row['accuracy']:.2f} "
+            f"± {100 * row['ci95']:.2f} %, sparsity {row['sparsity']:.3f} ({seconds:.0f} s; "
+            f"about {left / 60:.0f} min left)"
+        )
+
+    parallel = max(1, min(workers, len(todo)))
+    if parallel == 1 or ctx.world_size > 1 or ctx.device.type != "cpu":
+        data = splits(config, data_dir) if todo else {}
+        for kind, lam1 in todo:
+            begin = time.perf_counter()
+            row = run_one(config, kind, lam1, data, ctx, out, progress)
+            if ctx.is_main:
+                done(head_id(kind, lam1), time.perf_counter() - begin, row)
+    else:
+        jobs = [_Job(config, kind, lam1, str(out), data_dir) for kind, lam1 in todo]
+        context = get_context("spawn")
+        with ProcessPoolExecutor(parallel, mp_context=context, initializer=init_worker) as pool:
+            pending = {pool.submit(_work, job) for job in jobs}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done(*future.result())
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    return read_rows(config, out) if ctx.is_main else []
 
 
 def run_one(
     config: MetaConfig,
+    kind: str,
     lam1: float,
     data: dict[str, ClassImages],
     ctx: DistContext,
     out: Path,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train the meta-learner with group-lasso weight ``lam1`` in ``out/<head>-lam1_<lam1>/``
-    (resuming from its checkpoint), then evaluate it on rank 0; returns its results row."""
-    model = build_model(config, config.head_config(lam1), config.seed)
+    """Train head ``kind`` at ``lam1`` (resuming from ``out/runs/<head>/checkpoint.pt``), then
+    evaluate it on rank 0 and write ``out/rows/<head>.json``; returns its row."""
+    model = build_model(config, config.head_config(kind, lam1), config.seed)
     seed = config.seed
     train_sampler = EpisodeSampler(data["train"], config.way, config.train_shot, config.query, seed)
     val_sampler = EpisodeSampler(data["val"], config.way, config.test_shot, config.query, seed + 1)
     test_sampler = EpisodeSampler(
         data["test"], config.way, config.test_shot, config.eval_query, seed + 2
     )
-    run_dir = Path(out) / f"{config.head}-lam1_{lam1:g}"
+    name = head_id(kind, lam1)
     started = time.perf_counter()
     history = train(
-        model, config, train_sampler, val_sampler, run_dir / "checkpoint.pt", ctx, progress
-    )
-    row: dict[str, Any] = {"head": config.head, "lam1": lam1, "lam2": config.lam2}
+        model, config, train_sampler, val_sampler, out / "runs" / name / "checkpoint.pt", ctx,
+        progress, log=lambda line: None if not progress else print(f"{name}: {line}"),
+    )  # fmt: skip
+    row: dict[str, Any] = {"head": kind, "lam1": lam1, "lam2": config.lam2}
+    row["settings"] = head_settings(config)
     if ctx.is_main:
         t0 = time.perf_counter()
         res = evaluate(model, test_sampler, config.eval_episodes, config.episodes_per_batch)
-        print(
-            f"{config.head} lam1={lam1:g}: test accuracy {100 * res.accuracy:.2f} "
-            f"+- {100 * res.ci95:.2f} %, sparsity {res.sparsity:.3f}, "
-            f"train {history.seconds:.0f} s"
-        )
         row.update(res.__dict__)
         row["eval_seconds"] = time.perf_counter() - t0
     row.update(
@@ -91,7 +169,27 @@ def run_one(
         wall_seconds=time.perf_counter() - started,
         history=history.__dict__,
     )
+    if ctx.is_main:
+        write_json(out / "rows" / f"{name}.json", row)
     return row
 
 
-__all__ = ["run_one", "run_sweep", "splits"]
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs to run one head (picklable)."""
+
+    config: MetaConfig
+    kind: str
+    lam1: float
+    out: str
+    data_dir: Path | None
+
+
+def _work(job: _Job) -> tuple[str, float, dict[str, Any]]:
+    begin = time.perf_counter()
+    data = splits(job.config, job.data_dir)
+    row = run_one(job.config, job.kind, job.lam1, data, DistContext(), Path(job.out), False)
+    return head_id(job.kind, job.lam1), time.perf_counter() - begin, row
+
+
+__all__ = ["head_id", "read_rows", "run_one", "run_sweep", "splits"]

@@ -5,13 +5,19 @@ weights ``W (B, k, m)`` with a sparselayers layer and scores the queries,
 ``logits = s * F_query W^T`` with a learned scale ``s`` (MetaOptNet's learned temperature).
 
 - ``svm`` with ``lam1 > 0``: the group-lasso multiclass SVM (Problem 9, Appendix C.1), whose
-  zero columns ``W[:, j] = 0`` mean feature j is unused by the task.
+  zero columns ``W[:, j] = 0`` mean feature j is unused by the task. ``lam1`` is relative, as in
+  the paper's Fig. 5 (``λ / λ_max``): each task's group-lasso weight is
+  ``lam1 · λ1_max(task)``, with ``λ1_max`` the smallest weight giving an all-zero head
+  (`sparselayers.functional.svm_lambda1_max`, computed on the detached normalised support
+  features; no gradient flows through it, as the paper's Appendix D.2.3 prescribes). So
+  ``lam1 >= 1`` is the all-zero head for every task, by definition.
 - ``svm`` with ``lam1 = 0``: MetaOptNet's dense Crammer-Singer SVM (solved in kernel form).
 - ``ridge``: ridge regression on one-hot targets (MetaOptNet's R2-D2-style baseline).
 
 Features are L2-normalised per sample before the head (a departure from MetaOptNet, which feeds
-raw ResNet features): it fixes the scale of ``lam1`` across backbones and training, so that one
-``lam1`` grid is meaningful; the learned scale ``s`` restores the logits' range.
+raw ResNet features): it bounds ``λ1_max`` by ``n √(k / (k − 1))`` whatever the backbone and
+keeps the dense head's ``lam2`` meaningful across training; the learned scale ``s`` restores the
+logits' range.
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ class HeadConfig:
 
     Attributes:
         kind: ``"svm"`` or ``"ridge"``.
-        lam1: group-lasso weight of the SVM (0 gives the dense SVM); must be 0 for ridge.
+        lam1: group-lasso weight of the SVM relative to each task's ``λ1_max`` (0 gives the
+            dense SVM, ``>= 1`` the all-zero head); must be 0 for ridge.
         lam2: ridge weight of the SVM, or the ridge regression's ``lam``.
         tol: relative duality-gap tolerance of the inner solver.
         max_iter: inner iteration budget.
         init_scale: initial logit scale ``s``.
+        lam1_max_tol: relative duality gap of ``λ1_max`` (its certified upper bound is used).
     """
 
     kind: str = "svm"
@@ -45,6 +53,7 @@ class HeadConfig:
     tol: float = 1e-4
     max_iter: int = 300
     init_scale: float = 10.0
+    lam1_max_tol: float = 1e-2
 
     def __post_init__(self) -> None:
         if self.kind not in ("svm", "ridge"):
@@ -90,10 +99,15 @@ class MetaHead(nn.Module):
             # Non-convergence is counted and reported per step instead of warned per call.
             warnings.simplefilter("ignore", RuntimeWarning)
             if c.kind == "svm":
+                lam1: float | torch.Tensor = 0.0
+                if c.lam1 > 0:
+                    lam1 = c.lam1 * sl.functional.svm_lambda1_max(
+                        support, labels, num_classes=self.way, tol=c.lam1_max_tol
+                    )
                 sol = sl.functional.group_lasso_svm_dual(
                     support,
                     labels,
-                    float(c.lam1),
+                    lam1,
                     c.lam2,
                     num_classes=self.way,
                     tol=c.tol,

@@ -1,12 +1,14 @@
 """``python -m harness reproduce [--scale smoke|quick|paper] [--only FIG ...] [--workers N]``.
 
-Runs the rows of every requested figure (`harness.reproduce.specs`) in one shared sweep
-directory (``--out``, default ``results/<scale>``), resumably: a finished row is never rerun,
-an interrupted run resumes from its checkpoint, and the rows are written as they finish so that
-committing ``rows/`` keeps the work. Then it writes, per figure, ``<fig>/results.json`` and its
-figures, the traversals of Fig. 11–14, and ``REPRODUCTION.md`` with the claims table.
-``--list-runs`` / ``--run-index K`` split the training runs over a job array, as in the
-``disentanglement`` command.
+Runs every requested figure into one directory (``--out``, default ``results/<scale>``),
+resumably: Fig. 1 (Section 2) and Fig. 5 (Section 5.2) first (`harness.reproduce.studies`:
+about a minute and 20 minutes at the quick scale on 2 cores), then the rows of Section 5.1's
+figures (`harness.reproduce.specs`) in one shared sweep. A finished row or head is never rerun,
+an interrupted run resumes from its checkpoint, and results are written as they finish so that
+committing ``rows/`` and ``fig*/`` keeps the work. Then it writes, per figure, ``<fig>/``
+``results.json`` and its figures, the traversals of Fig. 11–14, and ``REPRODUCTION.md`` with
+every verdict. ``--list-runs`` / ``--run-index K`` split Section 5.1's training runs over a job
+array, as in the ``disentanglement`` command (the two studies run without them).
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from harness.disentanglement.sweep import plan, read_rows, run_sweep, run_units
 from harness.distributed import DistContext, init_distributed, shutdown
 from harness.reproduce.claims import select
 from harness.reproduce.report import write_report
-from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, figure
+from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, SWEEP_NAMES, figure
+from harness.reproduce.studies import STUDIES, fig1_section, fig5_section, run_fig1, run_fig5
 from harness.results import write_results
 
 NAME = "reproduce"
 OUT_DEFAULT = "results/<scale>"
-HELP = "every figure of Section 5.1 / App. D.2 at one scale, then REPRODUCTION.md"
+HELP = "the paper's Fig. 1, Section 5.1 / App. D.2 and Fig. 5 at one scale, then REPRODUCTION.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,10 +58,11 @@ def default_out(args: argparse.Namespace) -> Path:
 
 
 def rows_of(names: list[str], scale: str, seeds: int | None = None) -> dict[str, list[RunConfig]]:
-    """The rows of each figure, in order (a row may belong to several figures); ``seeds``
-    replaces the scale's number of seeds (rows of the first seeds are the same rows)."""
+    """The rows of each Section 5.1 figure in ``names``, in order (a row may belong to several
+    figures); ``seeds`` replaces the scale's number of seeds (rows of the first seeds are the
+    same rows). The studies (Fig. 1, Fig. 5) have no rows here."""
     settings = SCALES[scale] if seeds is None else replace(SCALES[scale], seeds=seeds)
-    return {name: figure(name).rows(settings) for name in names}
+    return {name: figure(name).rows(settings) for name in names if name in SWEEP_NAMES}
 
 
 def all_rows(per_figure: dict[str, list[RunConfig]]) -> list[RunConfig]:
@@ -89,10 +93,18 @@ def traversal_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def report(
-    out: Path, scale: str, per_figure: dict[str, list[RunConfig]], draw: bool = True
+    out: Path,
+    scale: str,
+    per_figure: dict[str, list[RunConfig]],
+    draw: bool = True,
+    studies: tuple[str, ...] = (),
 ) -> Path:
     """Write every figure's results file and, with ``draw``, its images, and
     ``REPRODUCTION.md`` (without ``draw``: the claims table, cheap enough after every run)."""
+    sections: dict[str, tuple[str, str, list[Path]]] = {}
+    for name in studies:
+        text, paths = fig1_section(out) if name == "fig1" else fig5_section(out, scale)
+        sections[name] = (STUDIES[name], text, paths)
     figures: dict[str, tuple[str, list[Path]]] = {}
     for name, configs in per_figure.items():
         rows = read_rows(out, configs)
@@ -117,7 +129,7 @@ def report(
         paths = [traversal_figure(r, trav_dir) for r in picked]
         figures["traversals"] = ("Fig. 11–14: factors varied one at a time", paths)
     planned = [{"run_id": c.run_id, **c.to_dict()} for c in all_rows(per_figure)]
-    return write_report(out, scale, SCALES[scale], everything, planned, figures)
+    return write_report(out, scale, SCALES[scale], everything, planned, figures, sections)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -125,6 +137,7 @@ def run(args: argparse.Namespace) -> None:
     names = list(args.only or DEFAULT_FIGURES)
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {args.seeds}")
+    studies = tuple(n for n in names if n in STUDIES)
     per_figure = rows_of(names, args.scale, args.seeds)
     configs = all_rows(per_figure)
     units = plan(configs)
@@ -137,8 +150,15 @@ def run(args: argparse.Namespace) -> None:
     if args.run_index is not None:
         run_indexed(units[args.run_index], out, data_dir, DistContext(), not args.no_progress)
         return
-    if not args.report_only:
-        print(f"{len(configs)} rows of {', '.join(names)} in {len(units)} training runs -> {out}")
+    if not args.report_only and studies:
+        if "fig1" in studies:
+            run_fig1(out, args.scale, args.workers, not args.no_progress)
+        if "fig5" in studies:
+            run_fig5(out, args.scale, args.workers, args.device, not args.no_progress)
+        report(out, args.scale, per_figure, draw=False, studies=studies)
+    if not args.report_only and units:
+        sweeps = [n for n in names if n in SWEEP_NAMES]
+        print(f"{len(configs)} rows of {', '.join(sweeps)} in {len(units)} training runs -> {out}")
         if args.device == "cpu":
             run_units(
                 units,
@@ -146,11 +166,11 @@ def run(args: argparse.Namespace) -> None:
                 data_dir,
                 args.workers,
                 progress=not args.no_progress,
-                on_unit=lambda: report(out, args.scale, per_figure, draw=False),
+                on_unit=lambda: report(out, args.scale, per_figure, False, studies),
             )
         else:
             _run_on_device(args, configs, out, data_dir)
-    path = report(out, args.scale, per_figure)
+    path = report(out, args.scale, per_figure, studies=studies)
     for row in read_rows(out, configs) if args.device != "cpu" else []:
         if row["train_seconds"] > 0:
             speed = row["steps_done"] / row["train_seconds"]

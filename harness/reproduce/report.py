@@ -1,4 +1,5 @@
-"""``REPRODUCTION.md``: the claims table, per-figure notes and the figures, from rows only."""
+"""``REPRODUCTION.md``: Fig. 1, Section 5.1's claims, Fig. 5, notes and figures, from results
+files only."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from typing import Any
 
 from harness.reproduce.claims import check_all
 
-HEADER = """# Reproduction of Section 5.1 / Appendix D.2 — scale `{scale}`
+TITLE = """# Reproduction of the paper's figures — scale `{scale}`
 
-Written by `python -m harness reproduce --scale {scale}` from the rows in `rows/` (one JSON file
-per run: scores, training history, traversals); `python -m harness reproduce --scale {scale}
---report-only` rewrites this file and the figures from them. Settings of the scale: preset
+Written by `python -m harness reproduce --scale {scale}` from the results files in this
+directory: `fig1/results.json` (Section 2), `rows/` (Section 5.1 / Appendix D.2: one JSON file
+per run, with scores, training history and traversals) and `fig5/rows/` (Section 5.2: one file
+per head). `python -m harness reproduce --scale {scale} --report-only` rewrites this file and the
+figures from them.
+"""
+
+HEADER = """Settings of the scale: preset
 `{preset}` (`harness/disentanglement/config.py`), {seeds} seed(s); {finished} of {total} rows
 finished. Their training loops took {seconds:.0f} s ({per_run:.0f} s per training run, one torch
 thread each, two runs at a time on a 2-core machine; wall time, so it includes waiting for a
@@ -50,12 +56,58 @@ def write_report(
     rows: list[dict[str, Any]],
     planned: list[dict[str, Any]],
     figures: dict[str, tuple[str, list[Path]]],
+    sections: dict[str, tuple[str, str, list[Path]]] | None = None,
     notes: str = "",
 ) -> Path:
-    """Write ``out/REPRODUCTION.md``: header, claims, notes, then each figure's images."""
+    """Write ``out/REPRODUCTION.md``: Fig. 1, Section 5.1's claims, Fig. 5 (``sections``:
+    name -> (title, markdown, figures) of the studies), notes, then Section 5.1's figures."""
+    sections = sections or {}
+
+    def study(name: str) -> str:
+        if name not in sections:
+            return ""
+        title, body, paths = sections[name]
+        images = "".join(
+            f"![{Path(p).stem}]({Path(p).relative_to(out).as_posix()})\n" for p in paths
+        )
+        return f"\n## {name}: {title}\n\n{body}\n{images}"
+
+    text = TITLE.format(scale=scale) + study("fig1")
+    if planned:
+        text += _sweep_section(out, scale, scale_settings, rows, planned)
+    text += study("fig5")
+    notes_file = Path(out) / "NOTES.md"
+    if notes_file.is_file():
+        notes = notes_file.read_text() + ("\n" + notes if notes else "")
+    if notes:
+        text += (
+            "\n## Notes\n\n_Written by hand from the results above (`NOTES.md`), not "
+            "regenerated:_\n\n" + notes.strip() + "\n"
+        )
+    if figures:
+        text += "\n## Figures of Section 5.1 / Appendix D.2\n"
+    for name, (title, paths) in figures.items():
+        text += f"\n### {name}: {title}\n\n"
+        if not paths:
+            text += "_No finished rows yet._\n"
+        for path in paths:
+            relative = Path(path).relative_to(out)
+            text += f"![{relative.stem}]({relative.as_posix()})\n"
+    path = Path(out) / "REPRODUCTION.md"
+    path.write_text(text)
+    return path
+
+
+def _sweep_section(
+    out: Path,
+    scale: str,
+    scale_settings: Any,
+    rows: list[dict[str, Any]],
+    planned: list[dict[str, Any]],
+) -> str:
     units = {r["trained_as"]: r["train_seconds"] for r in rows}
     seconds = sum(units.values())
-    text = HEADER.format(
+    text = "\n## Section 5.1 / Appendix D.2: disentanglement\n\n" + HEADER.format(
         scale=scale,
         preset=scale_settings.preset,
         seeds=len({p["seed"] for p in planned}),
@@ -69,26 +121,7 @@ def write_report(
             "\nThe smoke scale trains for a few steps: it checks the pipeline, and its verdicts"
             " say nothing about the paper.\n"
         )
-    text += "\n## Claims\n\n" + claims_table(rows, planned).replace("{scale}", scale) + "\n"
-    notes_file = Path(out) / "NOTES.md"
-    if notes_file.is_file():
-        notes = notes_file.read_text() + ("\n" + notes if notes else "")
-    if notes:
-        text += (
-            "\n## Notes\n\n_Written by hand from the rows above (`NOTES.md`), not regenerated:_"
-            "\n\n" + notes.strip() + "\n"
-        )
-    text += "\n## Figures\n"
-    for name, (title, paths) in figures.items():
-        text += f"\n### {name}: {title}\n\n"
-        if not paths:
-            text += "_No finished rows yet._\n"
-        for path in paths:
-            relative = Path(path).relative_to(out)
-            text += f"![{relative.stem}]({relative.as_posix()})\n"
-    path = Path(out) / "REPRODUCTION.md"
-    path.write_text(text)
-    return path
+    return text + "\n### Claims\n\n" + claims_table(rows, planned).replace("{scale}", scale) + "\n"
 
 
 __all__ = ["claims_table", "write_report"]

@@ -1,5 +1,8 @@
 """What ``reproduce`` runs: the paper's figures as sweeps of rows, at three scales.
 
+Section 5.1's figures are specified here; Fig. 1 and Fig. 5, which are studies of their own,
+are `harness.reproduce.studies` (their names join `FIGURE_NAMES`).
+
 A `Scale` fixes the preset (`harness.disentanglement.config.PRESETS`), the seeds and the axes
 of every figure; a `FigureSpec` turns a scale into its rows. All figures of a scale share one
 sweep directory, so a row two figures need (e.g. ρ = 0.9, α = 1 in Fig. 4's ρ and α panels)
@@ -132,7 +135,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         lambda s: [replace(s.base(), method="inner-lasso", lam=0.1, rho=0.9)],
     ),
 )
-FIGURE_NAMES = tuple(f.name for f in FIGURES)
+SWEEP_NAMES = tuple(f.name for f in FIGURES)
+FIGURE_NAMES = ("fig1", *SWEEP_NAMES, "fig5")  # fig1, fig5: harness.reproduce.studies
 DEFAULT_FIGURES = tuple(n for n in FIGURE_NAMES if n != "headline")
 
 
@@ -141,7 +145,16 @@ def figure(name: str) -> FigureSpec:
     for spec in FIGURES:
         if spec.name == name:
             return spec
-    raise ValueError(f"only: unknown figure {name!r}; choose from {list(FIGURE_NAMES)}")
+    raise ValueError(f"only: unknown figure {name!r}; choose from {list(SWEEP_NAMES)}")
 
 
-__all__ = ["DEFAULT_FIGURES", "FIGURES", "FIGURE_NAMES", "SCALES", "FigureSpec", "Scale", "figure"]
+__all__ = [
+    "DEFAULT_FIGURES",
+    "FIGURES",
+    "FIGURE_NAMES",
+    "SCALES",
+    "SWEEP_NAMES",
+    "FigureSpec",
+    "Scale",
+    "figure",
+]

@@ -1,33 +1,51 @@
-"""Settings of the Section 2 study (Figure 1, Appendix D.1): one frozen dataclass.
+"""Settings of the Section 2 study (Figure 1, Appendix D.1): one frozen dataclass, two protocols.
 
-The defaults are the paper's; there are no presets (the study runs in half a minute). The
-command line maps one ``--field-name`` flag onto each field (`harness.config`).
+A protocol is a preset (`harness.config.from_preset`) over the dataclass's defaults:
+
+``published`` (the defaults): the protocol that reproduces the authors' published Figure 1 —
+    independent latents (Σ = I) and task weights scaled to unit norm, so that the
+    signal-to-noise ratio Var(w·z) / Var(ε) is 25 in every panel. Why: `harness.section2.study`.
+``text``: Appendix D.1 as written — Σ_ij = 0.9^|i−j| and w ~ N(0, I) masked, unscaled.
+
+The command line maps ``--protocol`` onto the preset and one ``--field-name`` flag onto each
+field (`harness.config`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+
+from harness.config import from_preset
 
 # The four methods of Figure 1: each estimator on each representation.
 REPRESENTATIONS = ("Disentangled", "Entangled")
 ESTIMATORS = ("Lasso", "Ridge")
 METHODS = tuple(f"{r}-{e}" for e in ESTIMATORS for r in REPRESENTATIONS)
+WEIGHT_SCALES = ("unit-norm", "standard")
+CV_RULES = ("min", "one-se")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """Settings of the study (defaults: the paper's Appendix D.1).
+    """Settings of the study (defaults: the ``published`` protocol).
 
     Attributes:
         n_features: m.
-        feature_correlation: c in Σ_ij = c^|i−j|.
+        feature_correlation: c in Σ_ij = c^|i−j| (0: independent latents).
+        weight_scale: ``"unit-norm"`` scales each masked w to ||w||₂ = 1 (signal variance
+            w·Σw = 1 when Σ = I); ``"standard"`` keeps w ~ N(0, I) masked (signal variance
+            ≈ ℓ, so the signal-to-noise ratio grows with ℓ/m).
         noise_variance: variance of ε.
         sparsities: the ℓ/m values (ℓ = round(ℓ/m · m)).
         train_sizes: the n values.
         n_test: test samples per seed.
         n_folds: K of the cross-validation.
+        cv_rule: ``"min"``, the λ of lowest mean validation error (scikit-learn's ``LassoCV``),
+            or ``"one-se"``, the largest λ within one standard error of that minimum (glmnet's
+            ``lambda.1se``).
         seeds: number of seeds (0, 1, ..., seeds - 1).
         lasso_lambdas: L, size of the Lasso grid λ_max · logspace(0, log10(lasso_min_ratio), L)
             with λ_max = ||Fᵀy||_∞ / n on the training set (scikit-learn LassoCV's grid).
@@ -52,12 +70,14 @@ class StudyConfig:
     """
 
     n_features: int = 100
-    feature_correlation: float = 0.9
+    feature_correlation: float = 0.0
+    weight_scale: str = "unit-norm"
     noise_variance: float = 0.04
     sparsities: tuple[float, ...] = (0.05, 0.2, 0.8)
     train_sizes: tuple[int, ...] = (25, 50, 75, 100, 125, 150)
     n_test: int = 1000
     n_folds: int = 5
+    cv_rule: str = "min"
     seeds: int = 10
     lasso_lambdas: int = 12
     lasso_min_ratio: float = 1e-3
@@ -76,6 +96,12 @@ class StudyConfig:
             raise ValueError(
                 f"feature_correlation must lie in (-1, 1), got {self.feature_correlation}"
             )
+        if self.weight_scale not in WEIGHT_SCALES:
+            raise ValueError(
+                f"weight_scale: expected one of {list(WEIGHT_SCALES)}, got {self.weight_scale!r}"
+            )
+        if self.cv_rule not in CV_RULES:
+            raise ValueError(f"cv_rule: expected one of {list(CV_RULES)}, got {self.cv_rule!r}")
         if self.noise_variance < 0:
             raise ValueError(f"noise_variance must be >= 0, got {self.noise_variance}")
         if not self.sparsities or not all(0 < s <= 1 for s in self.sparsities):
@@ -99,4 +125,24 @@ class StudyConfig:
         torch.device(self.device)  # raises on an unknown device string
 
 
-__all__ = ["ESTIMATORS", "METHODS", "REPRESENTATIONS", "StudyConfig"]
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "published": {},
+    "text": {"feature_correlation": 0.9, "weight_scale": "standard"},
+}
+
+
+def protocol(name: str, **overrides: Any) -> StudyConfig:
+    """The `StudyConfig` of protocol ``name`` with fields replaced by ``overrides``."""
+    return from_preset(StudyConfig, PROTOCOLS, name, **overrides)
+
+
+__all__ = [
+    "CV_RULES",
+    "ESTIMATORS",
+    "METHODS",
+    "PROTOCOLS",
+    "REPRESENTATIONS",
+    "WEIGHT_SCALES",
+    "StudyConfig",
+    "protocol",
+]

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from harness.plotting import save_figure
+from harness.section2 import published
 from harness.section2.config import METHODS
 
 
@@ -39,7 +40,8 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
 
 def figure1(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """Figure 1 into ``out_dir/figure1.png``: test R² against n, one panel per ℓ/m, error bars
-    = standard errors; ``results`` is a results document (its ``rows`` and ``config``)."""
+    = standard errors, and in the 5 % panel the authors' published means (thin dotted lines,
+    crosses); ``results`` is a results document (its ``rows`` and ``config``)."""
     rows = results["rows"]
     sparsities = sorted({r["sparsity"] for r in rows})
     fig, axes = plt.subplots(1, len(sparsities), figsize=(4.2 * len(sparsities), 3.6), sharey=True)
@@ -65,18 +67,30 @@ def figure1(results: dict[str, Any], out_dir: Path) -> list[Path]:
                 n, mean, yerr=sem, color=color, ls=linestyle, marker=marker, capsize=3,
                 lw=1.8, ms=6, alpha=0.85, label=method,
             )  # fmt: skip
+        if np.isclose(sparsity, published.SPARSITY):
+            for method, means in published.MEANS.items():
+                if method == "Entangled-Ridge":
+                    continue  # equal to Disentangled-Ridge: drawn once
+                color = style[method][0] if "Lasso" in method else "k"
+                label = "Ridge (published)" if "Ridge" in method else f"{method} (published)"
+                ax.plot(
+                    published.TRAIN_SIZES, means, color=color, ls=":", marker="x", lw=1.2,
+                    ms=6, alpha=0.9, label=label,
+                )  # fmt: skip
         ax.set_title(f"ℓ/m = {sparsity:.0%}")
         ax.set_xlabel("# samples")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test $R^2$")
     axes[0].set_ylim(min(-0.25, lowest - 0.05), 1.02)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=4)
-    seeds = results.get("config", {}).get("seeds")
-    if seeds:
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=4, fontsize=8)
+    config = results.get("config", {})
+    if config.get("seeds"):
+        protocol = f"protocol: {config['protocol']}; " if config.get("protocol") else ""
         fig.text(
-            0.99, 0.01, f"seeds: {seeds}; error bars: ± s.e.", ha="right", va="bottom", fontsize=8
-        )
+            0.99, 0.01, f"{protocol}seeds: {config['seeds']}; error bars: ± s.e.",
+            ha="right", va="bottom", fontsize=8,
+        )  # fmt: skip
     fig.tight_layout()
     return [save_figure(fig, out_dir / "figure1.png")]
 

@@ -1,43 +1,56 @@
 """The Section 2 study: disentanglement + sparsity generalize from few samples.
 
-Figure 1 and Appendix D.1. Ground-truth features z ~ N(0, Σ), Σ_ij = 0.9^|i−j|, m = 100; labels
-y = w·z + ε, ε ~ N(0, 0.04), with w ~ N(0, I) masked to ℓ non-zeros, ℓ/m ∈ {5%, 20%, 80%}.
-The disentangled representation is z itself, the entangled one L z with L a random orthogonal
-matrix (same conditioning). Lasso and Ridge (no intercept: the data are centred) are fit on
+Figure 1 and Appendix D.1. Ground-truth features z ~ N(0, Σ), m = 100; labels y = w·z + ε,
+ε ~ N(0, 0.04), with w ~ N(0, I) masked to ℓ non-zeros, ℓ/m ∈ {5%, 20%, 80%}. The disentangled
+representation is z itself, the entangled one L z with L a random orthogonal matrix (same
+conditioning). Lasso and Ridge (no intercept: the data are centred) are fit on
 n ∈ {25, ..., 150} training samples, λ chosen by 5-fold cross-validation, and scored by R² on
-1,000 test samples; 10 seeds, mean ± standard error.
+1,000 test samples; 10 seeds, mean ± standard error. Two protocols (`harness.section2.config`):
+``published`` (default) takes Σ = I and scales w to unit norm; ``text`` takes
+Σ_ij = 0.9^|i−j| and keeps w unscaled, as Appendix D.1 states.
 
 Every fit is a `sparselayers` layer: per seed and n, one `group_lasso` call solves all
 (ℓ/m, representation, fold, λ) problems as tasks with a per-task λ tensor, one more refits the
 selected λ; likewise `ridge`. Per seed, w̄ and the support order are drawn once and the supports
 are nested across ℓ/m; training sets are nested across n (the first n of 150 samples).
 
-Reproduction note (what the default, Σ_ij = 0.9^|i−j|, gives and why). The paper's text says
-the three methods other than Disentangled-Lasso get R² "close to zero" at n = 25, ℓ/m = 5%
-(Appendix D.1, last paragraphs). With the Σ it states they get ≈ 0.65-0.75 here (Disentangled-
-Lasso ≈ 0.95), and this is not an implementation artefact:
+How the ``published`` protocol was found, and how sure we are. The authors released the
+plotting data of Figure 1 (``figures/synthetic/logs.p`` in
+github.com/tristandeleu/synergies-disentanglement-sparsity) but not the code that generated
+it; its 5 % panel is in `harness.section2.published`. Scored there (a point agrees when within
+max(0.10, 2 combined s.e.) of the published mean; 18 distinct points, the two ridges being
+equal), 10 seeds each:
 
-* scikit-learn on the same simulated data (``LassoCV`` on our λ grid and folds, ``Ridge`` with
-  alpha = n·λ) selects the same λ and gives the same test R² (test
-  ``test_fit_all_matches_scikit_learn_on_the_same_data``); an independent script with
-  ``LassoCV(cv=5)`` / ``RidgeCV(cv=5)`` (default or wide grids, with or without intercept) gives
-  the same picture (10 seeds, n = 25, ℓ/m = 5%: 0.94 / 0.60-0.62 / 0.72 / 0.72).
-* It follows from Σ: the AR(1) matrix 0.9^|i−j| (m = 100) has effective rank
-  tr(Σ)²/tr(Σ²) ≈ 11, and its top 25 eigen-directions carry 92% of the variance of w·z on
-  average over random supports, so a rotation-invariant estimator (the Ridge) already explains
-  most of y from 25 samples. "Close to zero" for the Ridge at n = 25 needs weakly correlated
-  features: with Σ = I (``feature_correlation=0``) the 5% panel reads 0.92 / 0.01 / 0.18 / 0.18
-  (Disentangled-Lasso / Entangled-Lasso / the two Ridges; 10 seeds).
-* The authors' public repository (github.com/tristandeleu/synergies-disentanglement-sparsity)
-  holds only the plotting script of Figure 1 (``figures/synthetic/figure_synthetic.py``, which
-  reads a pickled ``logs.p`` of means and s.e.), not the code that generated the data, so which
-  covariance produced the figure cannot be checked. Two facts from that script: its y axis
-  starts at −0.25, which suggests plotted values near or below 0 (Σ = I gives such values at
-  ℓ/m = 80%, n = 25; Σ = 0.9^|i−j| gives none below 0.5), and every panel's error bars are those
-  of ℓ/m = 5% (``yerr=res[0.05][...]``).
+* ``text`` (Σ = 0.9^|i−j|, w ~ N(0, I)): 7 / 18. Every method is far too good at small n
+  (n = 25: 0.954 / 0.647 / 0.740 for Disentangled-Lasso / Entangled-Lasso / Ridge against the
+  published 0.633 / −0.077 / −0.074) and plateaus at 0.99 against 0.95. Two facts rule Σ out
+  beyond the SNR: the AR(0.9) matrix has effective rank tr(Σ)²/tr(Σ²) ≈ 11, so a
+  rotation-invariant Ridge explains most of y from 25 samples, and the ridge's curve depends on
+  Σ's spectrum and the signal-to-noise ratio only, not on sparsity.
+* Σ = 0.9^|i−j| with unit-norm w (``--feature-correlation 0.9``): 9 / 18 (Ridge 0.675 at n = 25).
+* Σ = I with w ~ N(0, I) (``--weight-scale standard``): 13 / 18; the plateau is 0.99 (SNR
+  ≈ ℓ / 0.04 = 125 at ℓ = 5) where the published one is 0.95.
+* ``published`` (Σ = I, ||w|| = 1, so SNR = 25 in every panel): 16 / 18. Its reasons, each
+  independent of the 5 % Lasso points: (1) the published plateau 0.949 of Disentangled-Lasso
+  is the ceiling 1 / (1 + 1/SNR) = 0.96 less the CV-chosen λ's shrinkage; (2) for n ≥ 75 the
+  published Ridge (0.661, 0.791, 0.867, 0.901) sits on the oracle-λ ridge of isotropic features
+  at SNR 25 (0.641, 0.793, 0.858, 0.893; computed separately with the test-best λ); (3) the
+  figure's y axis starts at −0.25 and the text says the three other methods are "close to
+  zero" at n = 25, which independent latents give and Σ = 0.9^|i−j| does not. Scaling w keeps
+  the SNR fixed across panels, so that the panels differ in sparsity only.
+* The two points it misses: Ridge at n = 25 (0.172 ± 0.036 against −0.074) and Entangled-Lasso
+  at n = 50 (0.228 ± 0.034 against 0.033). A CV-tuned ridge cannot be below the null model
+  on average on in-distribution data with SNR 25 (its best λ gives 0.22 here), so we believe
+  the published value comes from a step we cannot see (a different split of the 25 samples,
+  an intercept fit on few samples, or a bug); the one-standard-error rule (``--cv-rule one-se``,
+  glmnet's ``lambda.1se``) over-regularizes the small-n fits in that direction and matches
+  n = 25 (Disentangled-Lasso 0.680 ± 0.089 against 0.633 ± 0.112) but moves Entangled-Lasso at
+  n = 75 / 100 and the Ridge at n = 50 / 75 0.13–0.15 below the published curves: 13 / 18.
+  scikit-learn's own ``LassoCV(cv=5)`` / ``RidgeCV(cv=5)`` with their defaults (intercept,
+  100-point Lasso grid, ridge alphas 0.1 / 1 / 10, R²-scored folds) on the same data give the
+  same picture as ours (Ridge 0.204 at n = 25, Entangled-Lasso 0.189 at n = 50).
 
-So the default follows the paper's stated Σ; ``feature_correlation=0`` (CLI
-``--feature-correlation 0``) is the variant that matches the figure as the text describes it.
+Runtime: 35–70 s for the three panels (`--workers 2 --threads 1`, 2 cores, busy or not).
 """
 
 from __future__ import annotations
@@ -93,6 +106,8 @@ def simulate(config: StudyConfig, seed: int) -> Simulation:
     rank[order] = np.arange(m)
     support_sizes = [max(1, round(s * m)) for s in config.sparsities]
     weights = np.stack([w_bar * (rank < size) for size in support_sizes])  # (S, m)
+    if config.weight_scale == "unit-norm":
+        weights /= np.linalg.norm(weights, axis=1, keepdims=True)
     noise = rng.normal(0.0, math.sqrt(config.noise_variance), (len(support_sizes), z.shape[0]))
     y = weights @ z.T + noise  # (S, n_max + n_test)
     features = np.stack([z, z @ mixing.T])  # entangled features L z
@@ -177,7 +192,7 @@ def fit_all(config: StudyConfig, data: Simulation, n: int) -> dict[str, dict[str
             warnings.simplefilter("ignore", RuntimeWarning)
             with torch.no_grad():
                 cv: CrossValidated = cross_validate(
-                    fit, F, y, grids[estimator], config.n_folds, refit
+                    fit, F, y, grids[estimator], config.n_folds, refit, config.cv_rule
                 )
         prediction = data.test_features @ cv.weights.unsqueeze(-1)  # (S, 2, n_test, 1)
         out[estimator] = {

@@ -15,7 +15,7 @@ from harness.data.fewshot_procedural import ProceduralFewShot
 from harness.data.procedural import ProceduralShapes
 from harness.data.renderer import SceneConfig
 from harness.distributed import DistContext
-from harness.meta.config import MetaConfig, preset
+from harness.meta.config import PAPER_LAM1, MetaConfig, preset
 from harness.meta.heads import HeadConfig, MetaHead
 from harness.meta.train import build_model, train
 from harness.models.backbones import Conv4, ResNet12
@@ -70,11 +70,32 @@ def test_heads_give_logits_and_gradients(config):
         HeadConfig("ridge", 0.1)
 
 
+def test_svm_head_lam1_is_relative_to_each_tasks_lambda1_max():
+    import sparselayers.functional as SF
+
+    torch.manual_seed(1)
+    support = torch.randn(3, 9, 12, dtype=torch.float64)
+    support[2] *= 5.0  # a task on another scale: the relative weight does not care
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2]).expand(3, 9)
+    query = torch.randn(3, 4, 12, dtype=torch.float64)
+    for lam1, zero in ((2.0, True), (0.5, False)):
+        head = MetaHead(HeadConfig("svm", lam1, tol=1e-8, max_iter=20_000), way=3).double()
+        out = head(support, labels, query)
+        assert bool((out.sparsity == 1).all()) == zero
+    # λ1 = 0.5 · λ1_max(task): the head equals the absolute-λ1 layer at that value.
+    normalized = torch.nn.functional.normalize(support, dim=-1)
+    lam1 = 0.5 * SF.svm_lambda1_max(normalized, labels, num_classes=3, tol=1e-2)
+    direct = SF.group_lasso_svm_dual(normalized, labels, lam1, 1.0, num_classes=3, tol=1e-8,
+                                     max_iter=20_000)  # fmt: skip
+    used = direct.weights.abs().sum(-2) > 0
+    torch.testing.assert_close(out.used, used)
+
+
 def test_training_resumes_exactly(tmp_path):
     renderer = ProceduralShapes(shapes3d_grid(), SceneConfig(image_size=16, supersample=1))
     data = ProceduralFewShot("train", renderer=renderer)
     sampler = EpisodeSampler(data, TINY.way, TINY.train_shot, TINY.query, seed=0)
-    head = HeadConfig("svm", 0.1)
+    head = HeadConfig("svm", 0.3)
     full = build_model(TINY, head, seed=0)
     h_full = train(full, TINY, sampler, sampler, tmp_path / "a.pt", DistContext(), progress=False)
     part = build_model(TINY, head, seed=0)
@@ -96,8 +117,10 @@ def test_preset_overrides_and_schedule():
         preset("slow")
     q = preset("quick", steps=10)
     assert q.backbone == "conv4" and q.steps == 10 and q.lr_drops == ((0.6, 0.1), (0.85, 0.01))
+    assert q.lam1 == PAPER_LAM1 and q.ridge_reference  # Fig. 5's grid and its references
+    assert q.heads()[0] == ("svm", 0.0) and q.heads()[-1] == ("ridge", 0.0)
     with pytest.raises(ValueError, match="lam1"):
-        preset("quick", head="ridge", lam1=(0.0, 0.1))
+        preset("quick", lam1=(0.0, 0.1, 0.1))
     with pytest.raises(ValueError, match="dataset"):
         preset("quick", dataset="omniglot")
 
@@ -109,8 +132,8 @@ def test_flags_map_onto_the_config(tmp_path, capsys):
     assert overrides == {"lam1": (0.0, 0.3), "steps": 7, "train_shot": 3}
     assert preset(args.preset, **overrides) == MetaConfig(lam1=(0.0, 0.3), steps=7, train_shot=3)
     # Invalid settings are refused before any work, naming the flag.
-    assert main(["meta-svm", "--head", "ridge", "--lam1", "0.1", "--out", str(tmp_path)]) == 2
-    assert "lam1: the ridge head takes only --lam1 0" in capsys.readouterr().err
+    assert main(["meta-svm", "--lam1", "-0.1", "--out", str(tmp_path)]) == 2
+    assert "lam1 must be >= 0" in capsys.readouterr().err
 
 
 def test_cli_smoke_and_plot(tmp_path, capsys):
@@ -125,9 +148,18 @@ def test_cli_smoke_and_plot(tmp_path, capsys):
     assert config["image_size"] == 16 and config["backbone"] == "conv4"
     assert config["world_size"] == 1
     rows = results["rows"]
-    assert [r["lam1"] for r in rows] == [0.0, 0.3] and len(rows[0]["history"]["loss"]) == 2
+    assert [(r["head"], r["lam1"]) for r in rows] == [("svm", 0.0), ("svm", 0.3), ("ridge", 0.0)]
+    assert len(rows[0]["history"]["loss"]) == 2
     assert 0 <= rows[1]["sparsity"] <= 1 and len(rows[1]["usage"]) == 64
-    assert (out / "svm-lam1_0.3" / "checkpoint.pt").is_file()
+    assert (out / "runs" / "svm-lam1_0.3" / "checkpoint.pt").is_file()
+    assert (out / "rows" / "ridge.json").is_file()
+    capsys.readouterr()
+    assert main(argv) == 0  # finished heads are not trained again
+    assert "heads to train" not in capsys.readouterr().out
+    assert main([*argv, "--lam1", "0", "0.3", "0.6", "--workers", "1"]) == 0
+    assert "1 of 4 heads to train" in capsys.readouterr().out  # a grid point added
+    assert main([*argv, "--steps", "3", "--lam1", "0.3", "--no-ridge-reference"]) == 0
+    assert "1 of 1 heads to train" in capsys.readouterr().out  # other settings: trained again
     assert main(["plot", str(out / "results.json"), "--out", str(tmp_path / "figs")]) == 0
     assert (tmp_path / "figs" / "fig5_right_accuracy_vs_sparsity.png").is_file()
     assert (tmp_path / "figs" / "fig5_left_feature_usage.png").is_file()
@@ -145,6 +177,35 @@ def test_cli_runs_on_pickles(tmp_path):
     out = tmp_path / "run"
     argv = ["meta-svm", "--dataset", "cifar-fs", "--data-dir", str(tmp_path), "--out", str(out)]
     argv += ["--steps", "1", "--eval-episodes", "2", "--no-progress", "--threads", "1"]
+    argv += ["--lam1", "0", "--no-ridge-reference"]
     assert main(argv) == 0
     row = json.loads((out / "results.json").read_text())["rows"][0]
     assert 0 <= row["accuracy"] <= 1 and len(row["usage"]) == 64
+
+
+def _head(lam1, accuracy, sparsity, ci=0.01, usage=None, head="svm"):
+    return {
+        "head": head, "lam1": lam1, "accuracy": accuracy, "sparsity": sparsity, "ci95": ci,
+        "usage": usage if usage is not None else [1.0 - sparsity] * 10,
+    }  # fmt: skip
+
+
+def test_fig5_findings_on_hand_made_rows():
+    from harness.meta.findings import findings
+
+    rows = [
+        _head(0.0, 0.90, 0.0),
+        _head(0.2, 0.895, 0.35, usage=[0.05, 0.2, 0.4, 0.5, 0.6, 0.8, 1, 1, 1, 0]),
+        _head(0.5, 0.85, 0.6),
+        _head(0.9, 0.70, 0.9),
+        _head(2.0, 0.20, 1.0),
+        _head(0.0, 0.88, 0.02, head="ridge"),
+    ]
+    found = {f.claim: f for f in findings(rows, way=5, planned=6)}
+    verdicts = [f.verdict for f in found.values()]
+    assert verdicts == ["reproduced", "reproduced", "reproduced", "reported"]
+    assert "λ1/λ1_max = 0.2" in next(iter(found.values())).ours
+    assert "2 (20.0 %" in list(found.values())[-1].ours  # the collapsed head is named
+    assert findings(rows[:3], way=5, planned=6)[0].verdict == "pending"
+    flat = [_head(0.0, 0.90, 0.0), _head(0.2, 0.80, 0.35), _head(0.5, 0.85, 0.6)]
+    assert findings(flat, way=5)[0].verdict == "not reproduced"

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-ARGS = ["--steps", "3", "--image-size", "16", "--eval-episodes", "2", "--lam1", "0.1"]
+ARGS = ["--steps", "3", "--image-size", "16", "--eval-episodes", "2", "--lam1", "0.3"]
+ARGS += ["--no-ridge-reference"]
 ARGS += ["--no-progress", "--threads", "1", "--val-every", "1000"]
 
 

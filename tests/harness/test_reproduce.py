@@ -9,7 +9,7 @@ import pytest
 from harness import cli
 from harness.reproduce.claims import CLAIMS, best, check_all
 from harness.reproduce.command import all_rows, rows_of, traversal_rows
-from harness.reproduce.specs import DEFAULT_FIGURES, SCALES
+from harness.reproduce.specs import DEFAULT_FIGURES, SCALES, SWEEP_NAMES
 
 
 def test_scales_share_rows_between_figures() -> None:
@@ -69,7 +69,13 @@ def test_reproduce_smoke_runs_every_figure_and_resumes(tmp_path: Path, capsys) -
     assert "pending" in report  # ρ = 0.99 is not run at the smoke scale
     rows = all_rows(rows_of(list(DEFAULT_FIGURES), "smoke"))
     assert len(list((out / "rows").glob("*.json"))) == len(rows)
-    for name in DEFAULT_FIGURES:
+    # The two studies: Fig. 1 against the published curves, Fig. 5 over λ1 / λ1_max.
+    assert (out / "fig1" / "figure1.png").is_file() and "| ℓ/m = 5 % |" in report
+    assert "## fig1:" in report and "## fig5:" in report and "(fig1/figure1.png)" in report
+    assert (out / "fig5" / "fig5_right_accuracy_vs_sparsity.png").is_file()
+    assert len(list((out / "fig5" / "rows").glob("*.json"))) == 3  # λ1 = 0, 0.3, ridge
+    assert json.loads((out / "fig5" / "results.json").read_text())["experiment"] == "meta-svm"
+    for name in (n for n in DEFAULT_FIGURES if n in SWEEP_NAMES):
         assert (out / name / "mcc_vs_lambda.png").is_file(), name
         assert f"({name}/mcc_vs_lambda.png)" in report
         results = json.loads((out / name / "results.json").read_text())
@@ -77,7 +83,9 @@ def test_reproduce_smoke_runs_every_figure_and_resumes(tmp_path: Path, capsys) -
     assert len(list((out / "traversals").glob("traversal_*.png"))) == 4
     capsys.readouterr()
     assert cli.main(command) == 0  # everything is done: no training, the report again
-    assert "training runs to do" not in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "training runs to do" not in again and "heads to train" not in again
+    assert "Section 2 study" not in again
     assert cli.main([*command, "--list-runs"]) == 0
     assert all(" done " in line for line in capsys.readouterr().out.splitlines())
     assert cli.main(["plot", str(out / "fig8" / "results.json"), "--out", str(tmp_path)]) == 0

@@ -6,7 +6,7 @@ import torch
 
 from harness.cli import build_parser, main
 from harness.config import config_overrides, config_to_dict
-from harness.section2.config import METHODS, StudyConfig
+from harness.section2.config import METHODS, StudyConfig, protocol
 from harness.section2.figures import summary_table
 from harness.section2.study import lambda_grids, run_study, simulate
 
@@ -39,7 +39,7 @@ def test_smoke_run_writes_results_and_figure(tmp_path, capsys):
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["experiment"] == "sparse-generalization"
-    assert results["config"] == config_to_dict(
+    assert results["config"] == {"protocol": "published"} | config_to_dict(
         StudyConfig(
             seeds=2, train_sizes=(25, 50), sparsities=(0.05,), n_test=200, lasso_lambdas=5,
             cv_tol=1e-4, tol=1e-4, max_iter=5000,
@@ -86,6 +86,10 @@ def test_config_errors_name_the_argument():
         StudyConfig(dtype="float16")
     with pytest.raises(ValueError, match="ridge_ratio_range"):
         StudyConfig(ridge_ratio_range=(1e-7, 10.0))
+    with pytest.raises(ValueError, match="weight_scale"):
+        StudyConfig(weight_scale="unit")
+    with pytest.raises(ValueError, match="cv_rule"):
+        StudyConfig(cv_rule="1se")
 
 
 def test_worker_processes_give_the_same_results():
@@ -111,7 +115,7 @@ def test_worker_processes_give_the_same_results():
 
 
 @pytest.mark.parametrize("correlation", [0.9, 0.0])
-def test_simulated_latents_have_the_stated_covariance(correlation):
+def test_simulated_latents_have_the_stated_covariance(correlation: float) -> None:
     # Σ_ij = c^|i−j| with unit variances (Appendix D.1 states c = 0.9), checked on many samples.
     config = StudyConfig(seeds=1, feature_correlation=correlation, n_test=20_000)
     data = simulate(config, seed=3)
@@ -126,10 +130,25 @@ def test_simulated_latents_have_the_stated_covariance(correlation):
         torch.linalg.eigvalsh(torch.cov(mixed.T)),
     )
     assert torch.allclose(eig_z, eig_mixed, rtol=1e-8, atol=1e-10)
-    # w̄ is drawn once: the sparser supports are nested and share its entries.
+    # w̄ is drawn once: the sparser supports are nested and share its entries (up to the
+    # unit-norm scaling of the published protocol).
+    w = data.weights
+    torch.testing.assert_close(w.norm(dim=1), torch.ones(3, dtype=torch.float64))
+    for sparse, dense in ((w[0], w[1]), (w[1], w[2])):
+        on = sparse != 0
+        ratio = dense[on] / sparse[on]
+        torch.testing.assert_close(ratio, ratio[0].expand_as(ratio))
+
+
+def test_text_protocol_keeps_the_unscaled_weights_of_appendix_d1():
+    config = protocol("text", seeds=1, n_test=20_000)
+    assert config.feature_correlation == 0.9 and config.weight_scale == "standard"
+    data = simulate(config, seed=3)
     w = data.weights
     assert torch.equal(w[1][w[0] != 0], w[0][w[0] != 0])
     assert torch.equal(w[2][w[1] != 0], w[1][w[1] != 0])
+    with pytest.raises(ValueError, match="preset"):
+        protocol("appendix")
 
 
 def test_fit_all_matches_scikit_learn_on_the_same_data():
@@ -184,5 +203,63 @@ def test_default_solver_budget_converges_on_a_study_cell():
     # With max_iter = 5000, this cell left ~20 cross-validation Lasso solves short of cv_tol.
     from harness.section2.study import fit_cell
 
-    cell = fit_cell(StudyConfig(), seed=0, n=25)
+    cell = fit_cell(protocol("text"), seed=0, n=25)  # the ill-conditioned Σ
     assert cell["Lasso"]["cv_unconverged"] == 0 and cell["Lasso"]["refit_unconverged"] == 0
+
+
+def test_one_standard_error_rule_matches_a_scikit_learn_reference():
+    """The λ of ``rule="one-se"``: the largest λ whose mean fold MSE is within one standard
+    error (of the folds' MSEs at the minimum) of the minimum, recomputed with scikit-learn."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold
+
+    from harness.crossval import cross_validate
+    from harness.section2.study import ridge_fitter
+
+    config = StudyConfig(seeds=1, train_sizes=(25,), sparsities=(0.05,), ridge_lambdas=15)
+    data = simulate(config, seed=2)
+    F, y = data.train_features[:, :25], data.train_targets[0, :25].expand(2, -1)
+    grid = lambda_grids(config, F, y)["Ridge"]
+    picked = {
+        rule: cross_validate(ridge_fitter(), F, y, grid, 5, rule=rule).lam
+        for rule in ("min", "one-se")
+    }
+    for r in range(2):
+        X, target = F[r].numpy(), y[r].numpy()
+        fold_mse = np.array(
+            [
+                [
+                    np.mean((Ridge(alpha=len(tr) * lam, fit_intercept=False)
+                             .fit(X[tr], target[tr]).predict(X[va]) - target[va]) ** 2)
+                    for tr, va in KFold(5).split(X)
+                ]
+                for lam in grid[r].tolist()
+            ]
+        )  # fmt: skip
+        mean = fold_mse.mean(1)
+        best = int(mean.argmin())
+        bound = mean[best] + fold_mse[best].std(ddof=1) / np.sqrt(5)
+        expected = grid[r].numpy()[mean <= bound].max()
+        assert picked["min"][r].item() == pytest.approx(grid[r, best].item())
+        assert picked["one-se"][r].item() == pytest.approx(expected)
+        assert picked["one-se"][r] >= picked["min"][r]
+    with pytest.raises(ValueError, match="rule"):
+        cross_validate(ridge_fitter(), F, y, grid, 5, rule="1se")
+
+
+def test_published_comparison_and_statements():
+    from harness.section2 import published
+
+    rows = [
+        {"method": m, "sparsity": 0.05, "n_samples": n, "r2_mean": v, "r2_sem": 0.01}
+        for m, values in published.MEANS.items()
+        for n, v in zip(published.TRAIN_SIZES, values, strict=True)
+    ]
+    assert all(c.within for c in published.compare(rows))
+    shifted = [{**r, "r2_mean": r["r2_mean"] + 0.15} for r in rows]
+    checks = published.compare(shifted)
+    # Only Disentangled-Lasso at n = 25 (published s.e. 0.112) tolerates a 0.15 shift.
+    assert [(c.method, c.n_samples) for c in checks if c.within] == [("Disentangled-Lasso", 25)]
+    findings = published.statements(rows)
+    assert findings[0].verdict == "reproduced" and "18 of 18" in findings[0].ours
+    assert "❌" in published.comparison_table(shifted)

@@ -1,0 +1,124 @@
+"""The smallest ``lam1`` whose group-lasso SVM head is all zero, certified by a duality gap.
+
+``W = 0`` solves the primal of ``problems/svm_dual.py`` iff ``0`` is in its subdifferential
+there. At ``W = 0`` every off-label class ties in sample ``i``'s hinge (value 1, the label's is
+0), so the hinge's subgradients are ``(Λ - Y)^T F`` over the set
+
+    𝒞 = {Λ (n, k): rows on the probability simplex, Λ[i, y_i] = 0},
+
+and the ridge term's is 0. Hence, with ``V(Λ) = (Y - Λ)^T F`` (k, m) and columns ``V_j``,
+
+    lam1_max = min_{Λ ∈ 𝒞} max_j ||V_j(Λ)||_2
+             = min_{Λ ∈ 𝒞} max_{U ∈ 𝔹} <U, Y^T F - Λ^T F>,   𝔹 = {U (k, m): Σ_j ||U_j||_2 ≤ 1}
+
+(the ℓ_{2,1} ball is the dual ball of the ℓ_{2,∞} norm), independent of ``lam2``. Any
+``Λ ∈ 𝒞`` gives the upper bound ``max_j ||V_j(Λ)||`` (at or above it ``W = 0`` is certified);
+any ``U ∈ 𝔹`` gives the lower bound
+
+    <U, Y^T F> - Σ_i max_{l ≠ y_i} (F U^T)_{il}
+
+(the inner minimum over 𝒞 is attained at a vertex per row). The saddle point is found by the
+primal–dual hybrid gradient method (Chambolle & Pock, 2011) with steps ``τ σ ||F||_2² < 1``,
+batched over tasks, until the relative gap ``(upper - lower) / upper`` is at most ``tol``. The
+uniform off-label ``Λ_0`` (mass ``1 / (k - 1)``) starts it: its bound is the closed-form upper
+bound ``max_j ||(Y - Λ_0)^T F_j||`` used before (and in ``solvers/svm_working_set.py``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sparselayers.ops.simplex import project_simplex
+
+
+@dataclass(frozen=True)
+class Lam1Max:
+    """Certified bounds per task: ``lower <= lam1_max <= upper``, ``(upper - lower) / upper
+    <= tol`` where ``converged``; ``n_iter`` iterations were run."""
+
+    upper: Tensor
+    lower: Tensor
+    n_iter: int
+    converged: Tensor
+
+
+def uniform_off_label(Y: Tensor) -> Tensor:
+    """``Λ_0``: mass ``1 / (k - 1)`` on every off-label class."""
+    return (1 - Y) / (Y.shape[-1] - 1)
+
+
+def upper_bound(L: Tensor, F: Tensor, Y: Tensor) -> Tensor:
+    """``max_j ||(Y - Λ)^T F_j||`` per task, for ``Λ ∈ 𝒞``."""
+    return torch.linalg.vector_norm((Y - L).mT @ F, dim=-2).amax(-1)
+
+
+def lower_bound(U: Tensor, F: Tensor, Y: Tensor, YtF: Tensor) -> Tensor:
+    """``<U, Y^T F> - Σ_i max_{l ≠ y_i} (F U^T)_{il}`` per task, for ``U ∈ 𝔹``."""
+    scores = F @ U.mT  # (..., n, k)
+    off_label = scores.masked_fill(Y > 0, -torch.inf).amax(-1)
+    return (U * YtF).sum((-2, -1)) - off_label.sum(-1)
+
+
+def project_off_label(V: Tensor, Y: Tensor) -> Tensor:
+    """Projection of each row onto the simplex with its label entry held at 0 (onto 𝒞)."""
+    # An entry 2 below the row's minimum is below the threshold (>= max - 1): it projects to 0.
+    low = V.amin(-1, keepdim=True) - 2
+    return project_simplex(torch.where(Y > 0, low, V))
+
+
+def project_l21_ball(U: Tensor) -> Tensor:
+    """Projection onto ``{Σ_j ||U_j|| <= 1}``: the column norms onto the ℓ1 ball."""
+    norms = torch.linalg.vector_norm(U, dim=-2)  # (..., m)
+    inside = norms.sum(-1, keepdim=True) <= 1
+    shrunk = project_simplex(norms)
+    ratio = torch.where(norms > 0, shrunk / torch.where(norms > 0, norms, 1), 0)
+    scale = torch.where(inside, torch.ones_like(norms), ratio)
+    return U * scale.unsqueeze(-2)
+
+
+def lam1_max(
+    F: Tensor, Y: Tensor, tol: float = 1e-4, max_iter: int = 20_000, check_every: int = 10
+) -> Lam1Max:
+    """Bounds on ``lam1_max`` for features ``F (..., n, m)`` and one-hot labels ``Y (..., n, k)``
+    (no gradient: ``lam1_max`` is a scale, as ``lambda_max`` of the regression problems)."""
+    with torch.no_grad():
+        YtF = Y.mT @ F  # (..., k, m)
+        L = uniform_off_label(Y)
+        V = YtF - L.mT @ F
+        U = torch.zeros_like(V)
+        upper = upper_bound(L, F, Y)
+        lower = torch.zeros_like(upper)
+        spectral = torch.linalg.matrix_norm(F, ord=2).clamp_min(torch.finfo(F.dtype).tiny)
+        n = F.shape[-2]
+        # τ σ ||F||² = 0.81 < 1; τ / σ = n balances the diameters of 𝒞 (√n) and 𝔹 (1).
+        tau = (0.9 * n**0.5 / spectral)[..., None, None]
+        sigma = (0.9 / (n**0.5 * spectral))[..., None, None]
+        L_bar = L
+        converged = upper <= 0
+        it = 0
+        for it in range(1, max_iter + 1):
+            U = project_l21_ball(U + sigma * (YtF - L_bar.mT @ F))
+            L_next = project_off_label(L + tau * (F @ U.mT), Y)
+            L_bar, L = 2 * L_next - L, L_next
+            if it % check_every == 0 or it == max_iter:
+                upper = torch.minimum(upper, upper_bound(L, F, Y))
+                lower = torch.maximum(lower, lower_bound(U, F, Y, YtF))
+                converged = upper - lower <= tol * upper
+                if bool(converged.all()):
+                    break
+    if not bool(converged.all()):
+        gap = ((upper - lower) / upper.clamp_min(torch.finfo(F.dtype).tiny)).max().item()
+        warnings.warn(
+            f"lam1_max: relative gap {gap:.2e} > tol {tol:.0e} after {it} iterations "
+            "(returning the certified upper bound)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return Lam1Max(upper=upper, lower=lower, n_iter=it, converged=converged)
+
+
+__all__ = ["Lam1Max", "lam1_max", "lower_bound", "upper_bound"]
