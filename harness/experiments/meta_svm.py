@@ -25,7 +25,10 @@ from harness.meta.figures import figure5
 from harness.results import write_results
 
 NAME = "meta-svm"
-HELP = "meta-learning with group-lasso SVM heads: accuracy vs sparsity sweep over lam1 (Fig. 5)"
+HELP = (
+    "meta-learning with group-lasso SVM heads: accuracy vs sparsity over lam1 = λ1 / λ1_max, "
+    "with the dense SVM and the ridge head as references (Fig. 5)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

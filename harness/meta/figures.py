@@ -59,7 +59,7 @@ def accuracy_vs_sparsity(rows: list[dict[str, Any]], path: Path, way: int | None
 
 def feature_usage(rows: list[dict[str, Any]], path: Path) -> Path:
     """Fig. 5 left: fraction of tasks using each feature, sorted, one curve per λ1."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = plt.subplots(figsize=(6.6, 3.8))
     svm = [r for r in _svm_rows(rows) if r["lam1"] > 0]
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(svm), 1)))
     ax.axhline(1.0, color="grey", ls=":", lw=1, label="dense heads (λ1 = 0, ridge)")
@@ -71,7 +71,7 @@ def feature_usage(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylim(-0.02, 1.05)
     ax.set_title("Feature usage across test tasks", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save_figure(fig, path)
 
 

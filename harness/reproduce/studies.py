@@ -124,7 +124,11 @@ def fig5_section(out: Path, scale: str) -> tuple[str, list[Path]]:
         + _heads_table(rows)
         + "\n\n"
         + findings_table(findings(rows, config.way, planned))
-        + "\n"
+        + "\n\nA head at λ1 / λ1_max > 1 is zero on every task by the definition of λ1_max, so "
+        "its logits are zero, no gradient reaches the backbone, and its accuracy is chance. At "
+        "exactly 1 the solution is degenerate: the inner solver, stopped at its duality-gap "
+        "tolerance, leaves columns of the gap's size, so the sparsity there is below 100 % and "
+        "the learned logit scale can still read a little from those columns.\n"
     )
     return text, figure5({"rows": rows, "config": record}, fig_dir)
 

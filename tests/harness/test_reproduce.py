@@ -133,4 +133,18 @@ def test_the_committed_quick_report_is_what_its_rows_give() -> None:
     rows = read_rows(out, configs)
     assert len(rows) == len(configs)
     table = claims_table(rows, planned).replace("{scale}", "quick")
-    assert table in (out / "REPRODUCTION.md").read_text()
+    report = (out / "REPRODUCTION.md").read_text()
+    assert table in report
+    # The two studies' verdicts are what their committed results give.
+    from harness.meta.experiment import read_rows as read_heads
+    from harness.meta.findings import findings
+    from harness.reproduce.studies import meta_config
+    from harness.results import findings_table
+    from harness.section2 import published
+
+    study = json.loads((out / "fig1" / "results.json").read_text())
+    assert findings_table(published.statements(study["rows"])) in report
+    config = meta_config("quick")
+    heads = read_heads(config, out / "fig5")
+    assert len(heads) == len(config.heads())
+    assert findings_table(findings(heads, config.way, len(heads))) in report
