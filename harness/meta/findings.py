@@ -12,9 +12,9 @@ tasks rather than split into task-specific sets. The thresholds, fixed before th
 * gradual usage: at the sparsest head that is as accurate, at least a third of the features
   are used by between 10 % and 90 % of the tasks;
 * collapsed: a head whose 95 % interval contains chance (1 / way), or that is within half a
-  point of it (an all-zero head predicts one class: its interval has width 0). With ``λ1 / λ1_max >= 1``
-  the head is zero on every task by the definition of ``λ1_max``, so no gradient reaches the
-  backbone; it is reported, not hidden.
+  point of it (an all-zero head predicts one class: its interval has width 0). With
+  ``λ1 / λ1_max > 1`` the head is zero on every task by the definition of ``λ1_max``, so no
+  gradient reaches the backbone; it is reported, not hidden.
 """
 
 from __future__ import annotations

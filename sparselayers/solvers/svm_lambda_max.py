@@ -105,9 +105,13 @@ def lam1_max(
             L_next = project_off_label(L + tau * (F @ U.mT), Y)
             L_bar, L = 2 * L_next - L, L_next
             if it % check_every == 0 or it == max_iter:
-                upper = torch.minimum(upper, upper_bound(L, F, Y))
-                lower = torch.maximum(lower, lower_bound(U, F, Y, YtF))
-                converged = upper - lower <= tol * upper
+                # A task's bounds freeze once certified, so that its result does not depend on
+                # the other tasks of the batch (which may need more iterations).
+                upper = torch.where(converged, upper, torch.minimum(upper, upper_bound(L, F, Y)))
+                lower = torch.where(
+                    converged, lower, torch.maximum(lower, lower_bound(U, F, Y, YtF))
+                )
+                converged = converged | (upper - lower <= tol * upper)
                 if bool(converged.all()):
                     break
     if not bool(converged.all()):

@@ -126,3 +126,12 @@ def test_svm_lambda1_max_with_zero_feature_columns_in_float32():
         ours.double(), SF.svm_lambda1_max(F[..., :10], labels, num_classes=3, tol=1e-6),
         rtol=2e-3, atol=0,
     )  # fmt: skip
+
+
+def test_svm_lambda1_max_of_a_task_does_not_depend_on_its_batch():
+    # Under data parallelism a task meets other batchmates: its λ1_max must be the same.
+    F, labels = _svm_tasks(B=4, seed=5)
+    together = SF.svm_lambda1_max(F, labels, num_classes=3, tol=1e-2)
+    for b in range(4):
+        alone = SF.svm_lambda1_max(F[b : b + 1], labels[b : b + 1], num_classes=3, tol=1e-2)
+        torch.testing.assert_close(alone[0], together[b], rtol=1e-12, atol=0)
