@@ -87,15 +87,26 @@ def svm_lambda1_max(
             certified, looser) upper bound.
 
     Returns:
-        ``(...)`` (detached).
+        ``(...)`` (detached). The iteration count depends on the data, so this is not a function
+        to call under ``torch.func`` transforms; a task's value does not depend on the other
+        tasks of its batch.
     """
     F = check.check_features(features).detach()
     if not (0 < tol < 1):
         raise ValueError(f"tol must lie in (0, 1), got {tol!r}")
     if max_iter < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+    check.check_values(features=F)
     Y = _one_hot(labels, F, num_classes)
-    batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
+    if (Y.sum(-1) != 1).any():
+        raise ValueError(f"labels must lie in [0, {num_classes}), got values outside")
+    try:
+        batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not broadcast with the task dims of "
+            f"features {tuple(F.shape)}"
+        ) from err
     F, Y = F.expand(*batch, *F.shape[-2:]), Y.expand(*batch, *Y.shape[-2:])
     return lam1_max(F, Y, tol=tol, max_iter=max_iter).upper
 

@@ -135,3 +135,13 @@ def test_svm_lambda1_max_of_a_task_does_not_depend_on_its_batch():
     for b in range(4):
         alone = SF.svm_lambda1_max(F[b : b + 1], labels[b : b + 1], num_classes=3, tol=1e-2)
         torch.testing.assert_close(alone[0], together[b], rtol=1e-12, atol=0)
+
+
+def test_svm_lambda1_max_refuses_bad_values():
+    F, labels = _svm_tasks(B=2)
+    with pytest.raises(ValueError, match="features"):
+        SF.svm_lambda1_max(F.clone().fill_(float("nan")), labels, num_classes=3)
+    with pytest.raises(ValueError, match="labels"):
+        SF.svm_lambda1_max(F, labels + 5, num_classes=3)
+    with pytest.raises(ValueError, match="labels"):
+        SF.svm_lambda1_max(F, labels[:, None].expand(2, 3, 15), num_classes=3)
