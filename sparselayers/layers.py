@@ -137,12 +137,35 @@ class L21OuterPenalty(nn.Module):
 
     def __init__(self, lam: float | Tensor, group_dim: int | None = -2) -> None:
         super().__init__()
+        if isinstance(lam, Tensor):
+            if not lam.is_floating_point():
+                raise ValueError(f"lam must be a floating-point tensor, got dtype {lam.dtype}")
+            check.check_values(lam=lam.detach())  # finite and non-negative
         _store_lam(self, "lam", lam)
+        if group_dim is not None and (
+            isinstance(group_dim, bool) or not isinstance(group_dim, int)
+        ):
+            raise ValueError(f"group_dim must be an int or None, got {group_dim!r}")
         self.group_dim = group_dim
 
     def forward(self, weights: Tensor) -> Tensor:
-        """``W (..., k, m)`` (or ``(..., m)`` with ``group_dim=None``) → ``(...)``."""
-        return self.lam * l21_norm(weights, self.group_dim)
+        """``W (..., k, m)`` (or ``(..., m)`` with ``group_dim=None``) → ``(...)``.
+
+        A tensor ``lam`` must broadcast to the task dims of ``weights`` (it is checked to be
+        finite and non-negative when the layer is built; a learned ``lam`` is not clamped).
+        """
+        norm = l21_norm(weights, self.group_dim)
+        lam = self.lam
+        if isinstance(lam, Tensor):
+            check.check_same_kind(norm, lam, "lam", "weights")
+            try:
+                lam = lam.expand(norm.shape)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"lam of shape {tuple(lam.shape)} does not broadcast to the task dims "
+                    f"{tuple(norm.shape)} of weights {tuple(weights.shape)}"
+                ) from err
+        return lam * norm
 
 
 class GroupLassoMulticlassSVMDual(nn.Module):

@@ -25,4 +25,11 @@ def l21_norm(weights: Tensor, group_dim: int | None = -2) -> Tensor:
         return group_norm(weights.unsqueeze(-1)).sum(-1)
     if weights.ndim < 2:
         raise ValueError(f"weights must have shape (..., k, m), got {tuple(weights.shape)}")
+    if isinstance(group_dim, bool) or not isinstance(group_dim, int):
+        raise ValueError(f"group_dim must be an int or None, got {group_dim!r}")
+    if not -weights.ndim <= group_dim < weights.ndim:
+        raise ValueError(
+            f"group_dim must be in [-{weights.ndim}, {weights.ndim}) for weights of shape "
+            f"{tuple(weights.shape)}, got {group_dim}"
+        )
     return group_norm(torch.movedim(weights, group_dim, -1)).sum(-1)

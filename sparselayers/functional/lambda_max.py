@@ -99,7 +99,7 @@ def svm_lambda1_max(
     check.check_values(features=F)
     Y = _one_hot(labels, F, num_classes)
     if (Y.sum(-1) != 1).any():
-        raise ValueError(f"labels must lie in [0, {num_classes}), got values outside")
+        raise ValueError("labels must be integers in [0, num_classes)")
     try:
         batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
     except RuntimeError as err:

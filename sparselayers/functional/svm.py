@@ -60,7 +60,13 @@ def group_lasso_svm_dual(
     backward = check.check_backward(backward)
     F = check.check_features(features)
     Y = _one_hot(labels, F, num_classes)
-    batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
+    try:
+        batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not broadcast with the task dims of "
+            f"features {tuple(F.shape)}"
+        ) from err
     F = F.expand(*batch, *F.shape[-2:])
     Y = Y.expand(*batch, *Y.shape[-2:])
     if not isinstance(lam2, Tensor) and isinstance(lam2, (int, float)) and lam2 <= 0:

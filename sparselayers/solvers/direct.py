@@ -72,9 +72,10 @@ class AcceleratedThenCoordinateSolver:
         budget = replace(
             self.options, max_iter=min(self.accelerated_iterations, self.options.max_iter)
         )
+        last = budget.max_iter == self.options.max_iter  # no coordinate descent afterwards
         with torch.no_grad():
-            X, gap, n_iter, done = solve_apg(problem, params, budget, warm_start, warn=False)
-            if bool(done.all()) or budget.max_iter == self.options.max_iter:
+            X, gap, n_iter, done = solve_apg(problem, params, budget, warm_start, warn=last)
+            if bool(done.all()) or last:
                 return X, gap, n_iter, done
             X, gap, epochs, done = solve_sample_bcd(problem, params, self.options, warm_start=X)
         return X, gap, n_iter + epochs, done

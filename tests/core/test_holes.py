@@ -1,0 +1,64 @@
+"""Holes a robustness probe found: each case failed (raw error, silent wrong answer or a
+missing warning) before it was fixed."""
+
+import pytest
+import torch
+
+import sparselayers as sl
+import sparselayers.functional as SF
+
+
+def _svm(tasks=(2,), n=9, m=6, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(k).repeat(n // k).expand(*tasks, n).contiguous()
+    return torch.randn(*tasks, n, m, generator=g, dtype=torch.float64), labels
+
+
+@pytest.mark.parametrize("lam1", [0.0, 0.3])
+@pytest.mark.parametrize("backward", ["implicit", "unroll"])
+def test_svm_warns_with_the_gap_when_max_iter_is_reached(lam1, backward):
+    # λ1 = 0 in implicit mode used to stop silently when max_iter <= 300 (gap up to 1.0).
+    F, labels = _svm()
+    with pytest.warns(RuntimeWarning, match="duality gap reached"):
+        sol = SF.group_lasso_svm_dual(
+            F, labels, lam1, 1.0, num_classes=3, backward=backward, tol=1e-12, max_iter=2
+        )
+    assert not bool(sol.converged.all())
+
+
+def test_svm_task_dims_that_do_not_broadcast_are_named():
+    F, labels = _svm(tasks=(2,))
+    with pytest.raises(ValueError, match="labels of shape .* do not broadcast"):
+        SF.group_lasso_svm_dual(F, labels[:1].expand(3, 9), 0.1, 1.0, num_classes=3)
+
+
+def test_l21_group_dim_out_of_range_is_named():
+    W = torch.randn(2, 3, 4)
+    with pytest.raises(ValueError, match="group_dim must be in"):
+        SF.l21_norm(W, group_dim=3)
+    with pytest.raises(ValueError, match="group_dim must be an int"):
+        SF.l21_norm(W, group_dim=1.0)
+    with pytest.raises(ValueError, match="group_dim"):
+        sl.L21OuterPenalty(0.1, group_dim="outputs")
+
+
+@pytest.mark.parametrize(
+    "lam, match",
+    [
+        (torch.tensor([-0.1, 0.2]), "lam must be non-negative"),
+        (torch.tensor([float("nan"), 0.2]), "lam contains NaN or Inf"),
+        (torch.tensor([1, 2]), "lam must be a floating-point tensor"),
+    ],
+)
+def test_l21_penalty_refuses_a_bad_tensor_lam(lam, match):
+    with pytest.raises(ValueError, match=match):
+        sl.L21OuterPenalty(lam)
+
+
+def test_l21_penalty_lam_of_the_wrong_shape_is_named():
+    penalty = sl.L21OuterPenalty(torch.tensor([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match="lam of shape"):
+        penalty(torch.randn(2, 3, 4))
+    assert penalty(torch.randn(3, 3, 4)).shape == (3,)
+    with pytest.raises(ValueError, match="lam has dtype"):
+        penalty(torch.randn(3, 3, 4, dtype=torch.float64))
