@@ -21,6 +21,12 @@ def check_features(features: Tensor, name: str = "features") -> Tensor:
         raise ValueError(f"{name} must be a torch.Tensor, got {type(features).__name__}")
     if not features.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {features.dtype}")
+    if features.dtype not in (torch.float32, torch.float64):
+        raise ValueError(
+            f"{name} has dtype {features.dtype}; the solvers work in float32 or float64 (the "
+            "factorizations they use have no half-precision kernels): convert with "
+            f"{name}.float() and the result back"
+        )
     if features.ndim < 2:
         raise ValueError(f"{name} must have shape (..., n, m), got {tuple(features.shape)}")
     return features

@@ -62,3 +62,18 @@ def test_l21_penalty_lam_of_the_wrong_shape_is_named():
     assert penalty(torch.randn(3, 3, 4)).shape == (3,)
     with pytest.raises(ValueError, match="lam has dtype"):
         penalty(torch.randn(3, 3, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_features_get_a_clear_error(dtype):
+    F = torch.randn(2, 8, 4).to(dtype)
+    y = torch.randn(2, 8).to(dtype)
+    for call in (
+        lambda: SF.group_lasso(F, y, 0.1),
+        lambda: SF.ridge(F, y, 0.1),
+        lambda: SF.group_lasso_svm_dual(F, torch.arange(2).repeat(4).expand(2, 8), 0.1, 1.0,
+                                        num_classes=2),
+        lambda: SF.svm_lambda1_max(F, torch.arange(2).repeat(4).expand(2, 8), num_classes=2),
+    ):  # fmt: skip
+        with pytest.raises(ValueError, match=f"features has dtype {dtype}"):
+            call()
