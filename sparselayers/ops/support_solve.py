@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
+from sparselayers.ops.linear import cholesky_solve_ex
 
 
 def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -34,9 +35,10 @@ def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     eye = torch.eye(size, dtype=A.dtype, device=A.device)
     A_s = keep.unsqueeze(-1) * A_s * keep.unsqueeze(-2) + eye * (1 - keep).unsqueeze(-1)
     v_s = torch.gather(v, -1, order) * keep
-    z_s, info = torch.linalg.solve_ex(A_s, v_s.unsqueeze(-1))
+    # The systems are symmetric positive (semi)definite on the support: Cholesky (not LU, see
+    # ops/linear.py); a singular block is reported (not ok) and handled by the caller.
+    z_s, ok = cholesky_solve_ex(A_s, v_s.unsqueeze(-1))
     z_s = z_s.squeeze(-1) * keep
-    ok = (info == 0) & torch.isfinite(z_s).all(-1)
     z = torch.zeros_like(v).scatter(-1, order, torch.where(ok.unsqueeze(-1), z_s, 0))
     return z, ok
 
@@ -53,7 +55,8 @@ class _SupportSolve(torch.autograd.Function):
             # A singular active block (e.g. duplicated features): minimum-norm solution.
             bad = ~ok
             z[bad] = (
-                torch.linalg.pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad])[..., None]
+                torch.linalg.pinv(A[bad] * _outer(mask[bad]), hermitian=True)
+                @ (mask[bad] * v[bad])[..., None]
             )[..., 0]
         return z
 
@@ -97,13 +100,14 @@ def solve_gathered(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
         mask: ``(..., d)``.
         v: ``(..., d)``.
     """
-    z, info = torch.linalg.solve_ex(A, (mask * v).unsqueeze(-1))
+    z, ok = cholesky_solve_ex(A, (mask * v).unsqueeze(-1))
     z = z.squeeze(-1) * mask
-    bad = (info != 0) | ~torch.isfinite(z).all(-1)
+    bad = ~ok
     if bool(bad.any()):
         z = z.clone()
         z[bad] = (
-            torch.linalg.pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad]).unsqueeze(-1)
+            torch.linalg.pinv(A[bad] * _outer(mask[bad]), hermitian=True)
+            @ (mask[bad] * v[bad]).unsqueeze(-1)
         ).squeeze(-1)
     return z
 

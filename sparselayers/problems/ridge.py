@@ -16,6 +16,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from sparselayers.ops.linear import solve_symmetric
 from sparselayers.problems import quadratic
 
 
@@ -44,15 +45,16 @@ class Ridge(quadratic.LeastSquaresProblem):
 
         ``B = (G + lam I)^{-1} F^T Y / n`` if ``m <= n``, else
         ``B = F^T (F F^T / n + lam I)^{-1} Y / n`` (the minimum-norm least-squares solution when
-        ``lam = 0``). Differentiable.
+        ``lam = 0``). Cholesky, or the pseudo-inverse for a singular system
+        (`sparselayers.ops.linear`: no LU). Differentiable where the system is definite.
         """
         n, m = F.shape[-2:]
         shift = lam[..., None, None]
         if m <= n:
             system = quadratic.gram(F) + shift * torch.eye(m, dtype=F.dtype, device=F.device)
-            return torch.linalg.solve(system, F.mT @ Y / n)
+            return solve_symmetric(system, F.mT @ Y / n)
         system = F @ F.mT / n + shift * torch.eye(n, dtype=F.dtype, device=F.device)
-        return F.mT @ torch.linalg.solve(system, Y) / n
+        return F.mT @ solve_symmetric(system, Y) / n
 
     @staticmethod
     def lipschitz(F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
