@@ -46,7 +46,8 @@ def group_lasso(
             (the Lasso) it bounds ``n_iter``: active-set iterations, path steps and proximal-
             gradient iterations together (``solvers/lasso.py``); for groups it bounds a solve on
             all features (working sets, tried first, have their own small budget; ``n_iter``
-            counts both, see ``solvers/working_set.py``).
+            counts both, see ``solvers/working_set.py``). ``backward="cvxpy"`` runs SCS on its
+            own budget and warns likewise when its answer misses ``tol``.
         warm_start: initial weights, shaped like the output.
 
     Returns:

@@ -50,7 +50,8 @@ def group_lasso_svm_dual(
             and the active groups), ``"unroll"`` or ``"cvxpy"`` (float64 CPU reference).
         tol: relative duality-gap tolerance per task.
         max_iter: iteration budget (epochs over the samples for ``lam1 = 0``); reaching it
-            warns with the gap reached.
+            warns with the gap reached. ``backward="cvxpy"`` runs SCS on its own budget and
+            warns likewise when its answer misses ``tol``.
         warm_start: initial dual ``Λ (..., n, k)``.
 
     Returns:

@@ -77,3 +77,15 @@ def test_half_precision_features_get_a_clear_error(dtype):
     ):  # fmt: skip
         with pytest.raises(ValueError, match=f"features has dtype {dtype}"):
             call()
+
+
+def test_cvxpy_reference_warns_when_its_answer_misses_tol():
+    # At features × 1e-6 SCS stops early; the reference used to return weights 46-100 % off
+    # with converged=False and no warning of ours.
+    g = torch.Generator().manual_seed(0)
+    F = 1e-6 * torch.randn(2, 8, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(2, 8, generator=g, dtype=torch.float64)
+    lam = 0.1 * SF.group_lasso_lambda_max(F, y)
+    with pytest.warns(RuntimeWarning, match="backward='cvxpy'.*duality gap reached"):
+        sol = SF.group_lasso(F, y, lam, backward="cvxpy", tol=1e-9)
+    assert not bool(sol.converged.all())
