@@ -29,6 +29,12 @@ def check_features(features: Tensor, name: str = "features") -> Tensor:
         )
     if features.ndim < 2:
         raise ValueError(f"{name} must have shape (..., n, m), got {tuple(features.shape)}")
+    if features.shape[-2] == 0:
+        # The objectives average (or sum) over the samples and certify by a gap relative to
+        # P(0), which is 0 without samples: there is no problem to solve.
+        raise ValueError(
+            f"{name} must have at least one sample (n >= 1), got shape {tuple(features.shape)}"
+        )
     return features
 
 
@@ -113,3 +119,8 @@ def check_values(**tensors: Tensor) -> None:
             raise ValueError(f"{name} contains NaN or Inf")
         if name.startswith("lam") and bool((value < 0).any()):
             raise ValueError(f"{name} must be non-negative, got min {float(value.min()):g}")
+
+
+def nothing_to_solve(F: Tensor) -> bool:
+    """No task, or no feature: the solution is the empty (or zero-size) ``W``, certified."""
+    return F.shape[-1] == 0 or math.prod(F.shape[:-2]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from sparselayers import _validation as check
@@ -27,6 +28,8 @@ def solve_regression(
     F, Y, vector = check.regression_inputs(features, targets)
     batch = F.shape[:-2]
     lam_t = check.regularization(lam, batch, F, "lam")
+    if check.nothing_to_solve(F):
+        return _empty_solution(F, Y, lam_t, vector)
     if relative:
         lam_t = lam_t * problem.lambda_max(F.detach(), Y.detach())
     warm = None
@@ -58,3 +61,15 @@ def _warm_start(warm_start: Tensor, F: Tensor, Y: Tensor, vector: bool) -> Tenso
             f"{tuple(warm_start.shape)}"
         ) from err
     return W.unsqueeze(-1) if vector else W.mT
+
+
+def _empty_solution(F: Tensor, Y: Tensor, lam: Tensor, vector: bool) -> RegressionSolution:
+    """Zero tasks or m = 0: ``W`` has no entries; each task is solved exactly (gap 0). The
+    weights stay connected to the inputs, so that a backward pass runs (and gives zeros)."""
+    batch, (m, k) = F.shape[:-2], (F.shape[-1], Y.shape[-1])
+    link = F.sum() * 0 + Y.sum() * 0 + lam.sum() * 0
+    weights = F.new_zeros(*batch, m) if vector else F.new_zeros(*batch, k, m)
+    gap = F.new_zeros(batch)
+    n_iter = torch.zeros(batch, dtype=torch.int64, device=F.device)
+    converged = torch.ones(batch, dtype=torch.bool, device=F.device)
+    return RegressionSolution(weights=weights + link, gap=gap, n_iter=n_iter, converged=converged)

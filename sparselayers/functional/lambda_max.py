@@ -37,6 +37,8 @@ def group_lasso_lambda_max(features: Tensor, targets: Tensor) -> Tensor:
         ``(...)``: ``max_j ||F[:, j]^T Y||_2 / n`` (detached).
     """
     F, Y, _ = check.regression_inputs(features, targets)
+    if check.nothing_to_solve(F):  # no feature: W = 0 for every lam >= 0
+        return F.new_zeros(torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2]))
     return GroupLasso.lambda_max(F.detach(), Y.detach())
 
 
@@ -108,6 +110,8 @@ def svm_lambda1_max(
             f"features {tuple(F.shape)}"
         ) from err
     F, Y = F.expand(*batch, *F.shape[-2:]), Y.expand(*batch, *Y.shape[-2:])
+    if check.nothing_to_solve(F):  # no feature: W = 0 for every lam1 >= 0
+        return F.new_zeros(batch)
     return lam1_max(F, Y, tol=tol, max_iter=max_iter).upper
 
 

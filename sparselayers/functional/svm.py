@@ -74,6 +74,17 @@ def group_lasso_svm_dual(
         raise ValueError(f"lam2 must be positive, got {lam2!r}")
     lam1_t = check.regularization(lam1, batch, F, "lam1")
     lam2_t = check.regularization(lam2, batch, F, "lam2")
+    if check.nothing_to_solve(F):
+        # Zero tasks or m = 0: W is empty and the uniform off-label dual is optimal (gap 0).
+        link = F.sum() * 0 + lam1_t.sum() * 0 + lam2_t.sum() * 0
+        batch_shape = F.shape[:-2]
+        return SVMSolution(
+            weights=F.new_zeros(*batch_shape, num_classes, F.shape[-1]) + link,
+            dual=(1 - Y) / (num_classes - 1),
+            gap=F.new_zeros(batch_shape),
+            n_iter=torch.zeros(batch_shape, dtype=torch.int64, device=F.device),
+            converged=torch.ones(batch_shape, dtype=torch.bool, device=F.device),
+        )
     warm = None
     if warm_start is not None:
         check.check_same_kind(F, warm_start, "warm_start", "features")

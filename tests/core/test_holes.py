@@ -89,3 +89,54 @@ def test_cvxpy_reference_warns_when_its_answer_misses_tol():
     with pytest.warns(RuntimeWarning, match="backward='cvxpy'.*duality gap reached"):
         sol = SF.group_lasso(F, y, lam, backward="cvxpy", tol=1e-9)
     assert not bool(sol.converged.all())
+
+
+def _labels(tasks, n, k=3):
+    return torch.arange(k).repeat(n // k + 1)[:n].expand(*tasks, n).contiguous()
+
+
+EMPTY = {
+    "group_lasso": lambda F, backward: SF.group_lasso(
+        F, torch.ones(F.shape[:-1], dtype=F.dtype), 0.1, backward=backward
+    ),
+    "group_lasso_k": lambda F, backward: SF.group_lasso(
+        F, torch.ones(*F.shape[:-1], 2, dtype=F.dtype), 0.1, backward=backward
+    ),
+    "ridge": lambda F, backward: SF.ridge(
+        F, torch.ones(F.shape[:-1], dtype=F.dtype), 0.1, backward=backward
+    ),
+    "svm_lam1_0": lambda F, backward: SF.group_lasso_svm_dual(
+        F, _labels(F.shape[:-2], F.shape[-2]), 0.0, 1.0, num_classes=3, backward=backward
+    ),
+    "svm_lam1_pos": lambda F, backward: SF.group_lasso_svm_dual(
+        F, _labels(F.shape[:-2], F.shape[-2]), 0.2, 1.0, num_classes=3, backward=backward
+    ),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(EMPTY))
+@pytest.mark.parametrize("backward", ["implicit", "unroll", "cvxpy"])
+@pytest.mark.parametrize("shape", [(0, 6, 4), (2, 6, 0), (0, 6, 0)])
+def test_zero_tasks_or_no_features_give_the_empty_solution(layer, backward, shape):
+    # Used to fail with raw reshape / max() / cvxpy errors. The math defines the answer: W has
+    # no entries, every task is solved exactly.
+    F = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    sol = EMPTY[layer](F, backward)
+    assert sol.weights.numel() == 0 and sol.weights.shape[:1] == shape[:1]
+    assert sol.weights.shape[-1] == shape[-1] and bool(sol.converged.all())
+    sol.weights.sum().backward()  # the graph is connected: gradients are zeros of F's shape
+    assert F.grad.shape == F.shape
+
+
+@pytest.mark.parametrize("layer", sorted(EMPTY))
+def test_no_samples_is_an_error_naming_features(layer):
+    # Ridge used to return NaN silently; the others failed with raw reshape errors.
+    with pytest.raises(ValueError, match="features must have at least one sample"):
+        EMPTY[layer](torch.randn(2, 0, 4, dtype=torch.float64), "implicit")
+
+
+def test_scales_of_empty_problems():
+    assert SF.group_lasso_lambda_max(torch.randn(2, 6, 0), torch.randn(2, 6)).tolist() == [0, 0]
+    labels = _labels((2,), 6)
+    assert SF.svm_lambda1_max(torch.randn(2, 6, 0), labels, num_classes=3).tolist() == [0, 0]
+    assert SF.ridge_scale(torch.randn(0, 6, 3)).shape == (0,)
