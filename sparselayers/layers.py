@@ -174,7 +174,8 @@ class GroupLassoMulticlassSVMDual(nn.Module):
     ``forward(features (..., n, m), labels (..., n))`` returns the primal weights
     ``W (..., k, m)``, so that ``logits = query_features @ W.mT``; ``solve`` returns the whole
     :class:`~sparselayers.SVMSolution` (dual, gap, column sparsity). See
-    :func:`sparselayers.functional.group_lasso_svm_dual`.
+    :func:`sparselayers.functional.group_lasso_svm_dual` (``dual_ridge=1.0`` with ``lam1 = 0``
+    is MetaOptNet's head exactly).
 
     Example:
         >>> head = GroupLassoMulticlassSVMDual(lam1=0.1, lam2=1.0, num_classes=3)
@@ -192,6 +193,7 @@ class GroupLassoMulticlassSVMDual(nn.Module):
         backward: str = "implicit",
         tol: float = 1e-6,
         max_iter: int = 5_000,
+        dual_ridge: float = 0.0,
     ) -> None:
         super().__init__()
         _store_lam(self, "lam1", lam1)
@@ -205,6 +207,7 @@ class GroupLassoMulticlassSVMDual(nn.Module):
         SolverOptions(tol=tol, max_iter=max_iter)  # validates
         self.tol = tol
         self.max_iter = max_iter
+        self.dual_ridge = dual_ridge
 
     def forward(self, features: Tensor, labels: Tensor) -> Tensor:
         return self.solve(features, labels).weights
@@ -222,10 +225,12 @@ class GroupLassoMulticlassSVMDual(nn.Module):
             tol=self.tol,
             max_iter=self.max_iter,
             warm_start=warm_start,
+            dual_ridge=self.dual_ridge,
         )
 
     def extra_repr(self) -> str:
+        ridge = f", dual_ridge={self.dual_ridge}" if self.dual_ridge else ""
         return (
             f"lam1={self.lam1}, lam2={self.lam2}, num_classes={self.num_classes}, "
-            f"backward={self.backward!r}, tol={self.tol}"
+            f"backward={self.backward!r}, tol={self.tol}{ridge}"
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
@@ -25,6 +28,7 @@ def group_lasso_svm_dual(
     tol: float = 1e-6,
     max_iter: int = 5_000,
     warm_start: Tensor | None = None,
+    dual_ridge: float = 0.0,
 ) -> SVMSolution:
     r"""Fit a batch of group-sparse Crammer–Singer SVM heads, differentiably.
 
@@ -36,9 +40,15 @@ def group_lasso_svm_dual(
 
     solved in the dual over ``Λ`` (rows on the simplex) to a relative duality gap ``<= tol``,
     with ``W[:, j] = BST((Y - Λ)^T F[:, j], λ1) / λ2`` (see ``problems/svm_dual.py``). With
-    ``lam1 = 0`` (a float) it is MetaOptNet's head, equal to scikit-learn's
+    ``lam1 = 0`` (a float) it is the Crammer–Singer SVM, equal to scikit-learn's
     ``LinearSVC(multi_class="crammer_singer", C=1/lam2, fit_intercept=False)``, and is solved in
     kernel form (``K = F F^T``), which is what makes m = 16,000 features cheap.
+
+    MetaOptNet's head (Lee et al., 2019) is not exactly that SVM: its dual QP adds ``1.0 · I``
+    to the kernel. ``dual_ridge=1.0`` (with ``lam1 = 0``, ``lam2 = 1 / C``) gives it: the head
+    is fit on the support features ``[F, √dual_ridge · I_n]`` (each support sample gets a
+    private feature, so it can be fit with a slack the ridge pays for) and ``weights`` are the
+    rows of ``W`` on ``F`` (queries have no private feature).
 
     Args:
         features: ``F (..., n, m)`` support-set features.
@@ -53,6 +63,8 @@ def group_lasso_svm_dual(
             warns with the gap reached. ``backward="cvxpy"`` runs SCS on its own budget and
             warns likewise when its answer misses ``tol``.
         warm_start: initial dual ``Λ (..., n, k)``.
+        dual_ridge: ``c >= 0`` added to the kernel of the dual (``K + c I``); MetaOptNet: 1.0.
+            Only with ``lam1 = 0`` (a float).
 
     Returns:
         :class:`~sparselayers.SVMSolution`: ``weights (..., k, m)``, ``dual (..., n, k)``,
@@ -60,6 +72,21 @@ def group_lasso_svm_dual(
     """
     backward = check.check_backward(backward)
     F = check.check_features(features)
+    if isinstance(dual_ridge, bool) or not isinstance(dual_ridge, (int, float)):
+        raise ValueError(f"dual_ridge must be a float >= 0, got {dual_ridge!r}")
+    if not dual_ridge >= 0:
+        raise ValueError(f"dual_ridge must be a float >= 0, got {dual_ridge!r}")
+    if dual_ridge > 0:
+        if isinstance(lam1, Tensor) or lam1 != 0:
+            raise ValueError("dual_ridge: MetaOptNet's head has no group-lasso term (lam1 = 0)")
+        n, m = F.shape[-2:]
+        private = math.sqrt(dual_ridge) * torch.eye(n, dtype=F.dtype, device=F.device)
+        augmented = torch.cat([F, private.expand(*F.shape[:-2], n, n)], -1)
+        sol = group_lasso_svm_dual(
+            augmented, labels, 0.0, lam2, num_classes=num_classes, backward=backward, tol=tol,
+            max_iter=max_iter, warm_start=warm_start,
+        )  # fmt: skip
+        return replace(sol, weights=sol.weights[..., :m])
     Y = _one_hot(labels, F, num_classes)
     try:
         batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])

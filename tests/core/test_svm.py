@@ -345,3 +345,51 @@ def test_shrink_columns_gradient_is_zero_off_the_active_columns():
     assert gradcheck(
         lambda V: shrink_columns(V, lam1, lam2), (V[..., 2:].detach().requires_grad_(),)
     )
+
+
+def _metaoptnet_qp(F: np.ndarray, labels: np.ndarray, k: int, C: float, ridge: float):
+    """MetaOptNet's Crammer–Singer dual QP (Lee et al. 2019), written from its formulation:
+    min ½ vec(α)ᵀ ((K + ridge·I) ⊗ I_k) vec(α) − ⟨Y, α⟩, α ≤ C·Y, Σ_l α_il = 0; W = αᵀ F."""
+    n = F.shape[0]
+    Y = np.eye(k)[labels]
+    K = F @ F.T + ridge * np.eye(n)
+    alpha = cp.Variable((n, k))
+    L = np.linalg.cholesky(K + 1e-12 * np.eye(n))
+    objective = 0.5 * cp.sum_squares(L.T @ alpha) - cp.sum(cp.multiply(Y, alpha))
+    constraints = [alpha <= C * Y, cp.sum(alpha, axis=1) == 0]
+    cp.Problem(cp.Minimize(objective), constraints).solve(
+        solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12
+    )
+    return alpha.value.T @ F
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1.0])
+def test_dual_ridge_is_metaoptnets_head(ridge):
+    F, labels = svm_problem(tasks=(2,), n=12, m=5)
+    C = 0.1  # MetaOptNet's C_reg; lam2 = 1 / C
+    sol = sl.functional.group_lasso_svm_dual(
+        F, labels, 0.0, 1 / C, num_classes=3, tol=1e-12, max_iter=100_000, dual_ridge=ridge
+    )
+    for b in range(2):
+        reference = _metaoptnet_qp(F[b].numpy(), labels[b].numpy(), 3, C, ridge)
+        np.testing.assert_allclose(sol.weights[b].numpy(), reference, rtol=1e-5, atol=1e-7)
+    if ridge:
+        plain = sl.functional.group_lasso_svm_dual(F, labels, 0.0, 1 / C, num_classes=3)
+        assert not torch.allclose(plain.weights, sol.weights, atol=1e-3)  # a different head
+    with pytest.raises(ValueError, match="dual_ridge"):
+        sl.functional.group_lasso_svm_dual(F, labels, 0.1, 1.0, num_classes=3, dual_ridge=1.0)
+    with pytest.raises(ValueError, match="dual_ridge"):
+        sl.functional.group_lasso_svm_dual(F, labels, 0.0, 1.0, num_classes=3, dual_ridge=-1.0)
+
+
+def test_dual_ridge_gradients_pass_gradcheck():
+    F, labels = svm_problem(tasks=(1,), n=6, m=3)
+    F = F.clone().requires_grad_(True)
+
+    def head(features):
+        return sl.functional.group_lasso_svm_dual(
+            features, labels, 0.0, 2.0, num_classes=3, tol=1e-12, max_iter=100_000,
+            dual_ridge=1.0,
+        ).weights  # fmt: skip
+
+    assert gradcheck(head, (F,), eps=1e-6, atol=1e-5)
