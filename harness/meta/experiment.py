@@ -1,7 +1,7 @@
 """The meta-SVM sweep: one meta-learner per head, trained then scored (Section 5.2, Fig. 5).
 
 The heads are `MetaConfig.heads`: the SVM at every ``λ1 / λ1_max`` of ``lam1`` (0 =
-MetaOptNet's dense SVM) and the ridge head. Each is trained from the same initialization on
+the dense Crammer–Singer SVM) and the ridge head. Each is trained from the same initialization on
 the same episodes, then evaluated on a fixed set of meta-test episodes: accuracy ± 95% CI,
 average fraction of zero feature columns, per-feature usage. A sweep directory holds
 

@@ -11,7 +11,8 @@ weights ``W (B, k, m)`` with a sparselayers layer and scores the queries,
   (`sparselayers.functional.svm_lambda1_max`, computed on the detached normalised support
   features; no gradient flows through it, as the paper's Appendix D.2.3 prescribes). So
   ``lam1 >= 1`` is the all-zero head for every task, by definition.
-- ``svm`` with ``lam1 = 0``: MetaOptNet's dense Crammer-Singer SVM (solved in kernel form).
+- ``svm`` with ``lam1 = 0``: the dense Crammer-Singer SVM (solved in kernel form); MetaOptNet's head
+  also adds a unit ridge to its dual (``dual_ridge=1.0`` in sparselayers), left out here.
 - ``ridge``: ridge regression on one-hot targets (MetaOptNet's R2-D2-style baseline).
 
 Features are L2-normalised per sample before the head (a departure from MetaOptNet, which feeds
