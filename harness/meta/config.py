@@ -41,7 +41,7 @@ class MetaConfig:
         dataset: ``"procedural"`` (rendered, `harness.data.fewshot_procedural`),
             ``"miniimagenet"`` or ``"cifar-fs"`` (the pickles).
         lam1: the SVM heads swept, one training run each: ``λ1 / λ1_max`` per task
-            (`harness.meta.heads`; 0 = the dense Crammer–Singer SVM, ``>= 1`` the all-zero head).
+            (`harness.meta.heads`; 0 = the dense Crammer–Singer SVM, ``> 1`` the all-zero head).
         ridge_reference: also train the ridge head (MetaOptNet's R2-D2-style baseline).
         lam2, tol, max_iter: the head's ridge weight, inner duality-gap tolerance and inner
             iteration budget (`HeadConfig`).

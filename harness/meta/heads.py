@@ -10,7 +10,8 @@ weights ``W (B, k, m)`` with a sparselayers layer and scores the queries,
   ``lam1 · λ1_max(task)``, with ``λ1_max`` the smallest weight giving an all-zero head
   (`sparselayers.functional.svm_lambda1_max`, computed on the detached normalised support
   features; no gradient flows through it, as the paper's Appendix D.2.3 prescribes). So
-  ``lam1 >= 1`` is the all-zero head for every task, by definition.
+  ``lam1 > 1`` is the all-zero head for every task, by definition (at exactly 1, up to the
+  inner solver's tolerance: the solution is degenerate there).
 - ``svm`` with ``lam1 = 0``: the dense Crammer-Singer SVM (solved in kernel form); MetaOptNet's head
   also adds a unit ridge to its dual (``dual_ridge=1.0`` in sparselayers), left out here.
 - ``ridge``: ridge regression on one-hot targets (MetaOptNet's R2-D2-style baseline).
@@ -40,7 +41,7 @@ class HeadConfig:
     Attributes:
         kind: ``"svm"`` or ``"ridge"``.
         lam1: group-lasso weight of the SVM relative to each task's ``λ1_max`` (0 gives the
-            dense SVM, ``>= 1`` the all-zero head); must be 0 for ridge.
+            dense SVM, ``> 1`` the all-zero head); must be 0 for ridge.
         lam2: ridge weight of the SVM, or the ridge regression's ``lam``.
         tol: relative duality-gap tolerance of the inner solver.
         max_iter: inner iteration budget.
