@@ -45,7 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m harness reproduce``."""
     a = parser.add_argument
     a("--scale", choices=sorted(SCALES), default="quick", help="(default: quick)")
-    a("--only", nargs="+", choices=FIGURE_NAMES, default=None, help="figures (default: all)")
+    a(
+        "--only",
+        nargs="+",
+        choices=FIGURE_NAMES,
+        default=None,
+        help="figures to run (default: all but headline; the report shows every figure)",
+    )
     a("--seeds", type=int, default=None, help="seeds 0..K-1 (default: the scale's)")
     add_sweep_arguments(parser)
     a("--report-only", action="store_true", help="only redraw figures and REPRODUCTION.md")
