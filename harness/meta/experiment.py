@@ -52,9 +52,11 @@ def splits(config: MetaConfig, data_dir: Path | None) -> dict[str, ClassImages]:
     return {s: pickle_split(data_dir, config.dataset, s) for s in SPLITS}
 
 
-def head_id(kind: str, lam1: float) -> str:
-    """The name of a head's run and row: ``svm-lam1_0.05``, ``ridge``."""
-    return f"svm-lam1_{lam1:g}" if kind == "svm" else kind
+def head_id(kind: str, lam1: float, seed: int = 0) -> str:
+    """The name of a head's run and row: ``svm-lam1_0.05``, ``ridge``; ``-seed<k>`` appended
+    for a seed other than 0."""
+    name = f"svm-lam1_{lam1:g}" if kind == "svm" else kind
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
 def head_settings(config: MetaConfig) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def head_settings(config: MetaConfig) -> dict[str, Any]:
 
 
 def _finished(config: MetaConfig, out: Path, head: tuple[str, float]) -> dict[str, Any] | None:
-    path = Path(out) / "rows" / f"{head_id(*head)}.json"
+    path = Path(out) / "rows" / f"{head_id(*head, config.seed)}.json"
     if not path.is_file():
         return None
     row = json.loads(path.read_text())
@@ -115,7 +117,7 @@ def run_sweep(
             begin = time.perf_counter()
             row = run_one(config, kind, lam1, data, ctx, out, progress)
             if ctx.is_main:
-                done(head_id(kind, lam1), time.perf_counter() - begin, row)
+                done(head_id(kind, lam1, config.seed), time.perf_counter() - begin, row)
     else:
         jobs = [_Job(config, kind, lam1, str(out), data_dir) for kind, lam1 in todo]
         context = get_context("spawn")
@@ -151,13 +153,13 @@ def run_one(
     test_sampler = EpisodeSampler(
         data["test"], config.way, config.test_shot, config.eval_query, seed + 2
     )
-    name = head_id(kind, lam1)
+    name = head_id(kind, lam1, config.seed)
     started = time.perf_counter()
     history = train(
         model, config, train_sampler, val_sampler, out / "runs" / name / "checkpoint.pt", ctx,
         progress, log=lambda line: None if not progress else print(f"{name}: {line}"),
     )  # fmt: skip
-    row: dict[str, Any] = {"head": kind, "lam1": lam1, "lam2": config.lam2}
+    row: dict[str, Any] = {"head": kind, "lam1": lam1, "lam2": config.lam2, "seed": seed}
     row["settings"] = head_settings(config)
     if ctx.is_main:
         t0 = time.perf_counter()
@@ -189,7 +191,7 @@ def _work(job: _Job) -> tuple[str, float, dict[str, Any]]:
     begin = time.perf_counter()
     data = splits(job.config, job.data_dir)
     row = run_one(job.config, job.kind, job.lam1, data, DistContext(), Path(job.out), False)
-    return head_id(job.kind, job.lam1), time.perf_counter() - begin, row
+    return head_id(job.kind, job.lam1, job.config.seed), time.perf_counter() - begin, row
 
 
 __all__ = ["head_id", "read_rows", "run_one", "run_sweep", "splits"]
