@@ -138,13 +138,30 @@ def test_the_committed_quick_report_is_what_its_rows_give() -> None:
     # The two studies' verdicts are what their committed results give.
     from harness.meta.experiment import read_rows as read_heads
     from harness.meta.findings import findings
-    from harness.reproduce.studies import meta_config
+    from harness.reproduce.studies import mean_over_seeds, meta_configs
     from harness.results import findings_table
     from harness.section2 import published
 
     study = json.loads((out / "fig1" / "results.json").read_text())
     assert findings_table(published.statements(study["rows"])) in report
-    config = meta_config("quick")
-    heads = read_heads(config, out / "fig5")
-    assert len(heads) == len(config.heads())
-    assert findings_table(findings(heads, config.way, len(heads))) in report
+    configs = meta_configs("quick")
+    runs = [r for c in configs for r in read_heads(c, out / "fig5")]
+    assert len(runs) == len(configs[0].heads()) * len(configs)
+    assert findings_table(findings(mean_over_seeds(runs), configs[0].way)) in report
+
+
+def test_mean_over_seeds_pools_the_test_episodes() -> None:
+    from harness.reproduce.studies import mean_over_seeds
+
+    def run(seed, accuracy, ci):
+        return {
+            "head": "svm", "lam1": 0.1, "seed": seed, "accuracy": accuracy, "ci95": ci,
+            "sparsity": 0.2 * (seed + 1), "usage": [seed, 1.0], "episodes": 200,
+            "not_converged": seed, "train_seconds": 10.0,
+        }  # fmt: skip
+
+    (head,) = mean_over_seeds([run(0, 0.8, 0.02), run(1, 0.9, 0.02)])
+    assert head["accuracy"] == pytest.approx(0.85) and head["seeds"] == 2
+    assert head["ci95"] == pytest.approx(0.02 / 2**0.5)  # two independent sets of episodes
+    assert head["usage"] == [0.5, 1.0] and head["episodes"] == 400
+    assert head["accuracy_per_seed"] == [0.8, 0.9] and head["sparsity"] == pytest.approx(0.3)
