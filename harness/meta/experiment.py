@@ -110,24 +110,44 @@ def run_sweep(
             f"about {left / 60:.0f} min left)"
         )
 
+    def failed(name: str, err: Exception) -> None:
+        # One head that fails (e.g. a diverged training) must not lose the others: it is
+        # logged and recorded in rows/<head>.error, and trained again by the next run.
+        durations.append(0.0)
+        log(f"[{len(durations)}/{len(todo)}] {name}: FAILED: {type(err).__name__}: {err}")
+        (out / "rows").mkdir(parents=True, exist_ok=True)
+        (out / "rows" / f"{name}.error").write_text(f"{type(err).__name__}: {err}\n")
+
     parallel = max(1, min(workers, len(todo)))
     if parallel == 1 or ctx.world_size > 1 or ctx.device.type != "cpu":
         data = splits(config, data_dir) if todo else {}
         for kind, lam1 in todo:
             begin = time.perf_counter()
-            row = run_one(config, kind, lam1, data, ctx, out, progress)
+            name = head_id(kind, lam1, config.seed)
+            try:
+                row = run_one(config, kind, lam1, data, ctx, out, progress)
+            except (ValueError, RuntimeError) as err:
+                failed(name, err)
+                continue
             if ctx.is_main:
-                done(head_id(kind, lam1, config.seed), time.perf_counter() - begin, row)
+                done(name, time.perf_counter() - begin, row)
     else:
-        jobs = [_Job(config, kind, lam1, str(out), data_dir) for kind, lam1 in todo]
+        jobs = {
+            head_id(kind, lam1, config.seed): _Job(config, kind, lam1, str(out), data_dir)
+            for kind, lam1 in todo
+        }
         context = get_context("spawn")
         with ProcessPoolExecutor(parallel, mp_context=context, initializer=init_worker) as pool:
-            pending = {pool.submit(_work, job) for job in jobs}
+            pending = {pool.submit(_work, job): name for name, job in jobs.items()}
             try:
                 while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        done(*future.result())
+                        name = pending.pop(future)
+                        try:
+                            done(*future.result())
+                        except (ValueError, RuntimeError) as err:
+                            failed(name, err)
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -154,6 +174,7 @@ def run_one(
         data["test"], config.way, config.test_shot, config.eval_query, seed + 2
     )
     name = head_id(kind, lam1, config.seed)
+    (out / "rows" / f"{name}.error").unlink(missing_ok=True)
     started = time.perf_counter()
     history = train(
         model, config, train_sampler, val_sampler, out / "runs" / name / "checkpoint.pt", ctx,

@@ -152,6 +152,11 @@ def fig5_section(out: Path, scale: str) -> tuple[str, list[Path]]:
         "tolerance, leaves columns of the gap's size, so the sparsity there is below 100 % and "
         "the learned logit scale can still read a little from those columns.\n"
     )
+    errors = sorted((fig_dir / "rows").glob("*.error"))
+    if errors:
+        text += "\nTraining runs that failed (trained again by the next run):\n\n" + "".join(
+            f"- `{e.stem}`: {e.read_text().strip()}\n" for e in errors
+        )
     return text, figure5({"rows": heads, "config": record}, fig_dir)
 
 

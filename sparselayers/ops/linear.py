@@ -4,7 +4,7 @@ Every linear system the layers solve is symmetric: the ridge's normal equations 
 optimality systems on the active set (positive semidefinite Hessians, the identity off the
 support). They are solved by a batched Cholesky factorization; a task whose matrix is not
 positive definite (a singular active block, e.g. duplicated features) gets the minimum-norm
-solution through an SVD-based pseudo-inverse instead.
+solution through an SVD-based pseudo-inverse instead (`pinv`).
 
 No LU: on the torch 2.13 CPU build the batched LU (``linalg.solve``, ``solve_ex``, ``inv``,
 ``lu_factor``) raises "Pivots given to lu_solve must all be greater or equal to 1" or returns
@@ -36,8 +36,8 @@ def cholesky_solve_ex(A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
 def solve_symmetric(A: Tensor, B: Tensor) -> Tensor:
     """Solve ``A X = B`` for symmetric ``A (..., d, d)``, ``B (..., d, r)``.
 
-    Cholesky where ``A`` is positive definite; the minimum-norm solution ``A⁺ B`` (symmetric
-    eigen-decomposition) on the other tasks. Differentiable on the Cholesky path; called on
+    Cholesky where ``A`` is positive definite; the minimum-norm solution ``A⁺ B`` (`pinv`) on
+    the other tasks. Differentiable on the Cholesky path; called on
     concrete tensors (the fallback indexes the failed tasks).
     """
     X, ok = cholesky_solve_ex(A, B)
@@ -45,8 +45,23 @@ def solve_symmetric(A: Tensor, B: Tensor) -> Tensor:
         return X
     bad = ~ok
     X = X.clone()
-    X[bad] = torch.linalg.pinv(A[bad], hermitian=True) @ B[bad]
+    X[bad] = pinv(A[bad]) @ B[bad]
     return X
 
 
-__all__ = ["cholesky_solve_ex", "solve_symmetric"]
+def pinv(A: Tensor) -> Tensor:
+    """Pseudo-inverse of a batch of (symmetric) matrices by the SVD.
+
+    Not ``hermitian=True``: the batched float32 ``eigh`` of the same build returned NaN for one
+    matrix of a batch of two that it decomposes alone (seen on a face system of the SVM head
+    in training). A task whose SVD still fails is redone in float64.
+    """
+    P = torch.linalg.pinv(A)
+    bad = ~torch.isfinite(P).flatten(-2).all(-1)
+    if bool(bad.any()):
+        P = P.clone()
+        P[bad] = torch.linalg.pinv(A[bad].double()).to(A.dtype)
+    return P
+
+
+__all__ = ["cholesky_solve_ex", "pinv", "solve_symmetric"]

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
-from sparselayers.ops.linear import cholesky_solve_ex
+from sparselayers.ops.linear import cholesky_solve_ex, pinv
 
 
 def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -54,10 +54,7 @@ class _SupportSolve(torch.autograd.Function):
         if not bool(ok.all()):
             # A singular active block (e.g. duplicated features): minimum-norm solution.
             bad = ~ok
-            z[bad] = (
-                torch.linalg.pinv(A[bad] * _outer(mask[bad]), hermitian=True)
-                @ (mask[bad] * v[bad])[..., None]
-            )[..., 0]
+            z[bad] = (pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad])[..., None])[..., 0]
         return z
 
     @staticmethod
@@ -105,10 +102,7 @@ def solve_gathered(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
     bad = ~ok
     if bool(bad.any()):
         z = z.clone()
-        z[bad] = (
-            torch.linalg.pinv(A[bad] * _outer(mask[bad]), hermitian=True)
-            @ (mask[bad] * v[bad]).unsqueeze(-1)
-        ).squeeze(-1)
+        z[bad] = (pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad]).unsqueeze(-1)).squeeze(-1)
     return z
 
 

@@ -41,3 +41,23 @@ def test_solve_symmetric_falls_back_to_the_minimum_norm_solution():
     X = solve_symmetric(A, B)
     torch.testing.assert_close(X[0], torch.linalg.lstsq(A[0], B[0]).solution)
     torch.testing.assert_close(X[1], torch.linalg.pinv(A[1]) @ B[1])
+
+
+def test_pseudo_inverse_of_singular_face_systems_with_one_thread(tmp_path):
+    """Two singular face systems of the SVM head met in training (float32): with one torch
+    thread, the batched ``eigh`` behind ``pinv(hermitian=True)`` returned NaN for the second;
+    the SVD-based `pinv` does not."""
+    data = Path(__file__).with_name("data") / "svm_face_systems_float32.pt"
+    script = (
+        "import sys, torch; torch.set_num_threads(1)\n"
+        "from sparselayers.ops.linear import pinv\n"
+        f"M = torch.load({str(data)!r})\n"
+        "P = pinv(M)\n"
+        "assert torch.isfinite(P).all(), 'non-finite pseudo-inverse'\n"
+        "M, P = M.double(), P.double()\n"
+        "err = ((M @ P @ M - M).abs().max() / M.abs().max()).item()  # M P M = M\n"
+        "assert err < 1e-4, err\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
