@@ -209,3 +209,25 @@ def test_fig5_findings_on_hand_made_rows():
     assert findings(rows[:3], way=5, planned=6)[0].verdict == "pending"
     flat = [_head(0.0, 0.90, 0.0), _head(0.2, 0.80, 0.35), _head(0.5, 0.85, 0.6)]
     assert findings(flat, way=5)[0].verdict == "not reproduced"
+
+
+def test_a_failing_head_is_recorded_and_does_not_stop_the_sweep(tmp_path, monkeypatch):
+    import harness.meta.experiment as experiment
+
+    real = experiment.run_one
+
+    def flaky(config, kind, lam1, *args, **kwargs):
+        if lam1 == 0.3:
+            raise ValueError("features contains NaN or Inf")
+        return real(config, kind, lam1, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_one", flaky)
+    config = TINY.__class__(**{**TINY.__dict__, "lam1": (0.0, 0.3), "ridge_reference": True})
+    lines = []
+    rows = experiment.run_sweep(config, tmp_path, DistContext(), progress=False, log=lines.append)
+    assert [(r["head"], r["lam1"]) for r in rows] == [("svm", 0.0), ("ridge", 0.0)]
+    assert "NaN" in (tmp_path / "rows" / "svm-lam1_0.3.error").read_text()
+    assert any("FAILED" in line for line in lines)
+    monkeypatch.setattr(experiment, "run_one", real)
+    experiment.run_sweep(config, tmp_path, DistContext(), progress=False, log=lines.append)
+    assert not (tmp_path / "rows" / "svm-lam1_0.3.error").exists()  # trained again, fine
