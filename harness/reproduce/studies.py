@@ -161,8 +161,8 @@ def fig5_section(out: Path, scale: str) -> tuple[str, list[Path]]:
 
 
 def mean_over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per head: accuracy, sparsity and usage averaged over its seeds; the 95 %
-    interval of the mean over all their (independent) test episodes."""
+    """One row per head: accuracy, sparsity and the sorted usage curve averaged over its seeds;
+    the 95 % interval of the mean over all their (independent) test episodes."""
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["head"], r["lam1"]), []).append(r)
@@ -178,7 +178,12 @@ def mean_over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "accuracy_per_seed": [r["accuracy"] for r in group],
                 "ci95": math.sqrt(sum(r["ci95"] ** 2 for r in group)) / k,
                 "sparsity": sum(r["sparsity"] for r in group) / k,
-                "usage": [sum(u) / k for u in zip(*(r["usage"] for r in group), strict=True)],
+                # Feature j of one seed's backbone is not feature j of another's: the usage
+                # curves are sorted per seed, then averaged rank by rank.
+                "usage": [
+                    sum(u) / k
+                    for u in zip(*(sorted(r["usage"], reverse=True) for r in group), strict=True)
+                ],
                 "episodes": sum(r["episodes"] for r in group),
                 "not_converged": sum(r["not_converged"] for r in group),
                 "train_seconds": sum(r["train_seconds"] for r in group) / k,

@@ -163,5 +163,5 @@ def test_mean_over_seeds_pools_the_test_episodes() -> None:
     (head,) = mean_over_seeds([run(0, 0.8, 0.02), run(1, 0.9, 0.02)])
     assert head["accuracy"] == pytest.approx(0.85) and head["seeds"] == 2
     assert head["ci95"] == pytest.approx(0.02 / 2**0.5)  # two independent sets of episodes
-    assert head["usage"] == [0.5, 1.0] and head["episodes"] == 400
+    assert head["usage"] == [1.0, 0.5] and head["episodes"] == 400  # sorted per seed first
     assert head["accuracy_per_seed"] == [0.8, 0.9] and head["sparsity"] == pytest.approx(0.3)
