@@ -34,7 +34,7 @@ test: install lint
 demo: install
 	$(PY) -m harness demo
 
-# The quick-scale figure set of Section 5.1 / App. D.2 (resumes from results/quick/rows).
+# The quick-scale figures: Fig. 1, Section 5.1 / App. D.2, Fig. 5 (resumes from results/quick).
 reproduce: install
 	$(PY) -m harness reproduce --scale quick
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.config import config_to_dict
 from harness.data.factors import shapes3d_grid
-from harness.data.fewshot import ClassImages, EpisodeSampler, pickle_split
+from harness.data.fewshot import SPLIT_FILES, ClassImages, EpisodeSampler, pickle_split
 from harness.data.fewshot_procedural import ProceduralFewShot
 from harness.data.procedural import ProceduralShapes
 from harness.data.renderer import SceneConfig
@@ -38,6 +38,17 @@ from harness.meta.train import build_model, train
 from harness.workers import init_worker, write_json
 
 SPLITS = ("train", "val", "test")
+
+
+def check_data(config: MetaConfig, data_dir: Path | None) -> None:
+    """Refuse, before any training, a real dataset without ``data_dir`` or its files."""
+    if config.dataset == "procedural":
+        return
+    if data_dir is None:
+        raise ValueError(f"data-dir: required with --dataset {config.dataset}")
+    for name in SPLIT_FILES[config.dataset].values():
+        if not (Path(data_dir) / name).is_file():
+            raise ValueError(f"data-dir: {Path(data_dir) / name} not found")
 
 
 def splits(config: MetaConfig, data_dir: Path | None) -> dict[str, ClassImages]:
@@ -95,6 +106,7 @@ def run_sweep(
     Rank 0's rows hold the test scores (`harness.meta.evaluate.EvalResult`).
     """
     out = Path(out)
+    check_data(config, data_dir)
     todo = [h for h in config.heads() if _finished(config, out, h) is None]
     if todo and ctx.is_main:
         at_once = min(workers, len(todo))
@@ -110,9 +122,12 @@ def run_sweep(
             f"about {left / 60:.0f} min left)"
         )
 
+    failures: list[str] = []
+
     def failed(name: str, err: Exception) -> None:
         # One head that fails (e.g. a diverged training) must not lose the others: it is
         # logged and recorded in rows/<head>.error, and trained again by the next run.
+        failures.append(f"{name}: {type(err).__name__}: {err}")
         durations.append(0.0)
         log(f"[{len(durations)}/{len(todo)}] {name}: FAILED: {type(err).__name__}: {err}")
         (out / "rows").mkdir(parents=True, exist_ok=True)
@@ -152,6 +167,10 @@ def run_sweep(
                 for future in pending:
                     future.cancel()
                 raise
+    if todo and len(failures) == len(todo):
+        raise RuntimeError(f"every head failed; the first: {failures[0]}")
+    if failures:
+        log(f"{len(failures)} head(s) failed (rows/*.error); the same command trains them again")
     return read_rows(config, out) if ctx.is_main else []
 
 
@@ -215,4 +234,4 @@ def _work(job: _Job) -> tuple[str, float, dict[str, Any]]:
     return head_id(job.kind, job.lam1, job.config.seed), time.perf_counter() - begin, row
 
 
-__all__ = ["head_id", "read_rows", "run_one", "run_sweep", "splits"]
+__all__ = ["check_data", "head_id", "read_rows", "run_one", "run_sweep", "splits"]
