@@ -74,14 +74,21 @@ def regression_inputs(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor
             f"targets has {Y.shape[-2]} samples but features has {F.shape[-2]} "
             f"(shapes {tuple(targets.shape)} and {tuple(F.shape)})"
         )
+    F, Y = broadcast_tasks(F, Y, "targets", targets.shape)
+    return F, Y, vector
+
+
+def broadcast_tasks(F: Tensor, Y: Tensor, name: str, given: torch.Size) -> tuple[Tensor, Tensor]:
+    """``F (..., n, m)`` and ``Y (..., n, k)`` expanded to their common task dims; ``name``
+    and ``given`` (the argument's own shape) go into the error when they do not broadcast."""
     try:
         batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
     except RuntimeError as err:
         raise ValueError(
-            f"leading (task) dims of features {tuple(F.shape[:-2])} and targets "
-            f"{tuple(Y.shape[:-2])} do not broadcast"
+            f"{name} of shape {tuple(given)} do not broadcast with the leading (task) dims of "
+            f"features {tuple(F.shape)}"
         ) from err
-    return F.expand(*batch, *F.shape[-2:]), Y.expand(*batch, *Y.shape[-2:]), vector
+    return F.expand(*batch, *F.shape[-2:]), Y.expand(*batch, *Y.shape[-2:])
 
 
 def regularization(lam: float | Tensor, batch: torch.Size, like: Tensor, name: str) -> Tensor:

@@ -102,16 +102,9 @@ def svm_lambda1_max(
     Y = _one_hot(labels, F, num_classes)
     if (Y.sum(-1) != 1).any():
         raise ValueError("labels must be integers in [0, num_classes)")
-    try:
-        batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
-    except RuntimeError as err:
-        raise ValueError(
-            f"labels of shape {tuple(labels.shape)} do not broadcast with the task dims of "
-            f"features {tuple(F.shape)}"
-        ) from err
-    F, Y = F.expand(*batch, *F.shape[-2:]), Y.expand(*batch, *Y.shape[-2:])
+    F, Y = check.broadcast_tasks(F, Y, "labels", labels.shape)
     if check.nothing_to_solve(F):  # no feature: W = 0 for every lam1 >= 0
-        return F.new_zeros(batch)
+        return F.new_zeros(F.shape[:-2])
     return lam1_max(F, Y, tol=tol, max_iter=max_iter).upper
 
 

@@ -87,16 +87,8 @@ def group_lasso_svm_dual(
             max_iter=max_iter, warm_start=warm_start,
         )  # fmt: skip
         return replace(sol, weights=sol.weights[..., :m])
-    Y = _one_hot(labels, F, num_classes)
-    try:
-        batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
-    except RuntimeError as err:
-        raise ValueError(
-            f"labels of shape {tuple(labels.shape)} do not broadcast with the task dims of "
-            f"features {tuple(F.shape)}"
-        ) from err
-    F = F.expand(*batch, *F.shape[-2:])
-    Y = Y.expand(*batch, *Y.shape[-2:])
+    F, Y = check.broadcast_tasks(F, _one_hot(labels, F, num_classes), "labels", labels.shape)
+    batch = F.shape[:-2]
     if not isinstance(lam2, Tensor) and isinstance(lam2, (int, float)) and lam2 <= 0:
         raise ValueError(f"lam2 must be positive, got {lam2!r}")
     lam1_t = check.regularization(lam1, batch, F, "lam1")
@@ -104,13 +96,12 @@ def group_lasso_svm_dual(
     if check.nothing_to_solve(F):
         # Zero tasks or m = 0: W is empty and the uniform off-label dual is optimal (gap 0).
         link = F.sum() * 0 + lam1_t.sum() * 0 + lam2_t.sum() * 0
-        batch_shape = F.shape[:-2]
         return SVMSolution(
-            weights=F.new_zeros(*batch_shape, num_classes, F.shape[-1]) + link,
+            weights=F.new_zeros(*batch, num_classes, F.shape[-1]) + link,
             dual=(1 - Y) / (num_classes - 1),
-            gap=F.new_zeros(batch_shape),
-            n_iter=torch.zeros(batch_shape, dtype=torch.int64, device=F.device),
-            converged=torch.ones(batch_shape, dtype=torch.bool, device=F.device),
+            gap=F.new_zeros(batch),
+            n_iter=torch.zeros(batch, dtype=torch.int64, device=F.device),
+            converged=torch.ones(batch, dtype=torch.bool, device=F.device),
         )
     warm = None
     if warm_start is not None:
