@@ -6,6 +6,7 @@ cvxpy/diffcp reference). See ``sparselayers.functional`` for the functional form
 """
 
 from sparselayers import functional
+from sparselayers.backward.modes import Backward
 from sparselayers.layers import (
     GroupLassoMulticlassSVMDual,
     GroupLassoRegression,
@@ -15,6 +16,7 @@ from sparselayers.layers import (
 from sparselayers.solution import RegressionSolution, SVMSolution
 
 __all__ = [
+    "Backward",
     "GroupLassoMulticlassSVMDual",
     "GroupLassoRegression",
     "L21OuterPenalty",

@@ -7,14 +7,6 @@ import math
 import torch
 from torch import Tensor
 
-BACKWARDS = ("implicit", "unroll", "cvxpy")
-
-
-def check_backward(backward: str) -> str:
-    if backward not in BACKWARDS:
-        raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
-    return backward
-
 
 def check_features(features: Tensor, name: str = "features") -> Tensor:
     if not isinstance(features, Tensor):

@@ -10,12 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from sparselayers import _validation as check
+from sparselayers.backward.modes import Backward, parse_backward
 from sparselayers.functional.group_lasso import group_lasso
 from sparselayers.functional.l21 import l21_norm
 from sparselayers.functional.ridge import ridge
 from sparselayers.functional.svm import group_lasso_svm_dual
 from sparselayers.solution import RegressionSolution, SVMSolution
-from sparselayers.solvers.apg import SolverOptions
+from sparselayers.solvers.options import SolverOptions
 
 
 def _store_lam(module: nn.Module, name: str, lam: float | Tensor) -> None:
@@ -34,14 +35,15 @@ class _RegressionLayer(nn.Module):
         lam: float | Tensor,
         *,
         relative: bool,
-        backward: str,
+        backward: Backward,
         tol: float,
         max_iter: int,
     ) -> None:
         super().__init__()
         _store_lam(self, "lam", lam)
         self.relative = bool(relative)
-        self.backward = check.check_backward(backward)
+        parse_backward(backward)  # validates
+        self.backward = backward
         SolverOptions(tol=tol, max_iter=max_iter)  # validates
         self.tol = tol
         self.max_iter = max_iter
@@ -77,7 +79,7 @@ class GroupLassoRegression(_RegressionLayer):
         lam: float | Tensor,
         *,
         relative: bool = False,
-        backward: str = "implicit",
+        backward: Backward = "implicit",
         tol: float = 1e-6,
         max_iter: int = 5000,
     ) -> None:
@@ -107,7 +109,7 @@ class RidgeRegression(_RegressionLayer):
         lam: float | Tensor,
         *,
         relative: bool = False,
-        backward: str = "implicit",
+        backward: Backward = "implicit",
         tol: float = 1e-6,
         max_iter: int = 5000,
     ) -> None:
@@ -190,7 +192,7 @@ class GroupLassoMulticlassSVMDual(nn.Module):
         lam2: float | Tensor,
         num_classes: int,
         *,
-        backward: str = "implicit",
+        backward: Backward = "implicit",
         tol: float = 1e-6,
         max_iter: int = 5_000,
         dual_ridge: float = 0.0,
@@ -203,7 +205,8 @@ class GroupLassoMulticlassSVMDual(nn.Module):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
         self.num_classes = num_classes
-        self.backward = check.check_backward(backward)
+        parse_backward(backward)  # validates
+        self.backward = backward
         SolverOptions(tol=tol, max_iter=max_iter)  # validates
         self.tol = tol
         self.max_iter = max_iter

@@ -1,6 +1,5 @@
 """Backward modes, generic over problems: implicit, unrolled, and the cvxpy/diffcp reference."""
 
-from sparselayers.backward.implicit import implicit_solve, implicit_vjp
-from sparselayers.backward.reference import reference_solve
+from sparselayers.backward.modes import Backward, Implicit, Reference, Unroll, parse_backward
 
-__all__ = ["implicit_solve", "implicit_vjp", "reference_solve"]
+__all__ = ["Backward", "Implicit", "Reference", "Unroll", "parse_backward"]

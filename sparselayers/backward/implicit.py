@@ -27,33 +27,26 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
-from sparselayers.ops.support_solve import solve_gathered, solve_on_support
+from sparselayers.ops.support_solve import solve_masked
+from sparselayers.problems.protocols import ActiveSetProblem
+from sparselayers.solvers.table import ForwardSolver
 
 
 def implicit_vjp(
-    problem, B: Tensor, params: tuple[Tensor, ...], grad_B: Tensor
-) -> tuple[Tensor, ...]:
+    problem: ActiveSetProblem, B: Tensor, params: tuple[Tensor, ...], grad_B: Tensor
+) -> tuple[Tensor | None, ...]:
     """Vector-Jacobian product of ``B*(params)`` with ``grad_B``, one tensor per parameter."""
-    v = problem.project(B, grad_B)  # onto the tangent space of the active set
-    if hasattr(problem, "support_system"):
-        z = _CompactSolve.apply(problem, B, v, *params)
-    else:
-        flat = (*B.shape[:-2], -1)
-        A = problem.reduced_hessian(B, *params)
-        z = solve_on_support(A, problem.active(B).reshape(flat), v.reshape(flat))
-        z = z.reshape(B.shape)
-    if hasattr(problem, "stationarity_vjp"):  # the same product in closed form
-        return problem.stationarity_vjp(B, *params, -z)
-    _, pullback = torch.func.vjp(lambda *p: problem.stationarity(B, *p), *params)
-    return pullback(-z)
+    v = problem.project(B, grad_B, *params)  # onto the tangent space of the active set
+    z = _CompactSolve.apply(problem, B, v, *params)
+    return problem.stationarity_vjp(B, *params, -z)
 
 
-def _solve_support_system(problem, B: Tensor, v: Tensor, params) -> Tensor:
-    """``z`` with ``A z = v`` on the support of ``B``, the system built on the support alone."""
+def _solve_support_system(problem: ActiveSetProblem, B: Tensor, v: Tensor, params) -> Tensor:
+    """``z`` with ``A z = v`` on the active set of ``B`` (``problem.support_system``)."""
     A, mask, take, put = problem.support_system(B, *params)
     v_S = take(v)
     flat = (*v_S.shape[:-2], -1)
-    return put(solve_gathered(A, mask.reshape(flat), v_S.reshape(flat)).reshape(v_S.shape))
+    return put(solve_masked(A, mask.reshape(flat), v_S.reshape(flat)).reshape(v_S.shape))
 
 
 class _CompactSolve(torch.autograd.Function):
@@ -82,33 +75,29 @@ class _CompactSolve(torch.autograd.Function):
         return _CompactSolve.apply(problem, *batch_first(info, in_dims[1:], B, v, *params)), 0
 
 
-class _ImplicitSolve(torch.autograd.Function):
-    """``(B, gap, n_iter, converged) = solve(problem, params)``, differentiated implicitly."""
+class ImplicitSolve(torch.autograd.Function):
+    """``ImplicitSolve.apply(solver, warm_start, *params)`` is ``(X, gap, n_iter, converged) =
+    solver(params, warm_start)`` (no autograd inside), differentiated implicitly."""
 
     @staticmethod
-    def forward(problem, solver, warm_start, *params):
-        return solver(problem, params, warm_start)
+    def forward(solver: ForwardSolver, warm_start, *params):
+        return solver(params, warm_start)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        problem, _solver, _warm_start, *params = inputs
-        B, gap, n_iter, converged = output
-        ctx.problem = problem
+        solver, _warm_start, *params = inputs
+        X, gap, n_iter, converged = output
+        ctx.problem = solver.problem
         ctx.mark_non_differentiable(gap, n_iter, converged)
-        ctx.save_for_backward(B, *params)
+        ctx.save_for_backward(X, *params)
 
     @staticmethod
-    def backward(ctx, grad_B, _grad_gap, _grad_n_iter, _grad_converged):
-        B, *params = ctx.saved_tensors
-        grads = implicit_vjp(ctx.problem, B, tuple(params), grad_B)
-        return None, None, None, *grads
+    def backward(ctx, grad_X, _grad_gap, _grad_n_iter, _grad_converged):
+        X, *params = ctx.saved_tensors
+        grads = implicit_vjp(ctx.problem, X, tuple(params), grad_X)
+        return None, None, *grads
 
     @staticmethod
-    def vmap(info, in_dims, problem, solver, warm_start, *params):
-        moved = batch_first(info, in_dims[2:], warm_start, *params)
-        return _ImplicitSolve.apply(problem, solver, *moved), (0, 0, 0, 0)
-
-
-def implicit_solve(problem, solver, params: tuple[Tensor, ...], warm_start: Tensor | None):
-    """Solve with ``solver`` (no autograd) and attach the implicit backward."""
-    return _ImplicitSolve.apply(problem, solver, warm_start, *params)
+    def vmap(info, in_dims, solver, warm_start, *params):
+        moved = batch_first(info, in_dims[1:], warm_start, *params)
+        return ImplicitSolve.apply(solver, *moved), (0, 0, 0, 0)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from sparselayers._validation import check_values
+from sparselayers.problems.protocols import CvxpyProblem
 
 SOLVER_ARGS = {
     # SCS driven to 1e-12 agrees with the implicit gradients to ~1e-12 on small problems;
@@ -34,7 +34,7 @@ def _layer(problem, sizes: tuple[int, ...]):
     return CvxpyLayer(cp_problem, parameters=cp_params, variables=cp_variables)
 
 
-def reference_solve(problem, params: tuple[Tensor, ...], tol: float):
+def reference_solve(problem: CvxpyProblem, params: tuple[Tensor, ...], tol: float):
     """Solve every task with cvxpy (differentiable through diffcp). Returns the solver tuple.
 
     The problem supplies ``cvxpy_sizes(*params)`` (the sizes its cvxpy form is built for, cached)
@@ -47,7 +47,6 @@ def reference_solve(problem, params: tuple[Tensor, ...], tol: float):
             "backward='cvxpy' is the float64 CPU reference: pass float64 CPU features and "
             f"targets (got {first.dtype} on {first.device})"
         )
-    check_values(**dict(zip(problem.param_names, params, strict=True)))
     problem.validate(*params)
     batch = first.shape[:-2]
     layer = _layer(problem, problem.cvxpy_sizes(*params))

@@ -1,48 +1,47 @@
-"""Shared plumbing of the regression functional forms: validate, scale, dispatch, reshape."""
+"""Shared plumbing of the regression functional forms: validate, scale, solve, reshape."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from sparselayers import _validation as check
-from sparselayers.functional._dispatch import solve
+from sparselayers.backward.modes import Backward, parse_backward
 from sparselayers.solution import RegressionSolution
-from sparselayers.solvers.apg import SolverOptions
-from sparselayers.solvers.direct import ClosedFormSolver, IterativeSolver
+from sparselayers.solvers.options import SolverOptions, for_dtype
+from sparselayers.solvers.table import forward_solver
 
 
 def solve_regression(
-    problem,
+    kind: Literal["group_lasso", "ridge"],
     features: Tensor,
     targets: Tensor,
     lam: float | Tensor,
     *,
     relative: bool,
-    backward: str,
+    backward: Backward,
     options: SolverOptions,
     warm_start: Tensor | None,
-    closed_form: bool,
 ) -> RegressionSolution:
-    backward = check.check_backward(backward)
+    """Solve the regression ``kind`` with the backward mode asked for. The group Lasso with
+    one output is the Lasso, which has a forward solver of its own (``solvers/table.py``)."""
+    mode = parse_backward(backward)
     F, Y, vector = check.regression_inputs(features, targets)
+    if kind == "group_lasso" and Y.shape[-1] == 1:
+        kind = "lasso"
+    solver = forward_solver(kind, for_dtype(options, F.dtype, kind))
     batch = F.shape[:-2]
     lam_t = check.regularization(lam, batch, F, "lam")
     if check.nothing_to_solve(F):
         return _empty_solution(F, Y, lam_t, vector)
     if relative:
-        lam_t = lam_t * problem.lambda_max(F.detach(), Y.detach())
+        lam_t = lam_t * solver.problem.lambda_max(F.detach(), Y.detach())
     warm = None
     if warm_start is not None:
         warm = _warm_start(warm_start, F, Y, vector)
-    B, gap, n_iter, converged = solve(
-        problem,
-        (F, Y, lam_t),
-        backward=backward,
-        options=options,
-        warm_start=warm,
-        forward=ClosedFormSolver(options) if closed_form else IterativeSolver(options),
-    )
+    B, gap, n_iter, converged = mode.solve(solver, (F, Y, lam_t), warm)
     weights = B[..., 0] if vector else B.mT
     return RegressionSolution(weights=weights, gap=gap, n_iter=n_iter, converged=converged)
 

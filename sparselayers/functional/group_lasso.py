@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from sparselayers.backward.modes import Backward
 from sparselayers.functional._regression import solve_regression
-from sparselayers.problems.group_lasso import GROUP_LASSO
 from sparselayers.solution import RegressionSolution
-from sparselayers.solvers.apg import SolverOptions
+from sparselayers.solvers.options import SolverOptions
 
 
 def group_lasso(
@@ -16,7 +16,7 @@ def group_lasso(
     lam: float | Tensor,
     *,
     relative: bool = False,
-    backward: str = "implicit",
+    backward: Backward = "implicit",
     tol: float = 1e-6,
     max_iter: int = 5000,
     warm_start: Tensor | None = None,
@@ -42,6 +42,8 @@ def group_lasso(
         backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
             (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
         tol: stop each task when its relative duality gap is ``<= tol``.
+            A ``tol`` below what the dtype can certify (``4 eps``: 4.8e-7 in float32) is
+            raised to it, with a warning.
         max_iter: iteration budget; reaching it warns with the gap reached. For vector targets
             (the Lasso) it bounds ``n_iter``: active-set iterations, path steps and proximal-
             gradient iterations together (``solvers/lasso.py``); for groups it bounds a solve on
@@ -64,7 +66,7 @@ def group_lasso(
         (torch.Size([8, 6]), True)
     """
     return solve_regression(
-        GROUP_LASSO,
+        "group_lasso",
         features,
         targets,
         lam,
@@ -72,5 +74,4 @@ def group_lasso(
         backward=backward,
         options=SolverOptions(tol=tol, max_iter=max_iter),
         warm_start=warm_start,
-        closed_form=False,
     )

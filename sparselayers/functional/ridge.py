@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from sparselayers.backward.modes import Backward
 from sparselayers.functional._regression import solve_regression
-from sparselayers.problems.ridge import RIDGE
 from sparselayers.solution import RegressionSolution
-from sparselayers.solvers.apg import SolverOptions
+from sparselayers.solvers.options import SolverOptions
 
 
 def ridge(
@@ -16,7 +16,7 @@ def ridge(
     lam: float | Tensor,
     *,
     relative: bool = False,
-    backward: str = "implicit",
+    backward: Backward = "implicit",
     tol: float = 1e-6,
     max_iter: int = 5000,
 ) -> RegressionSolution:
@@ -38,13 +38,15 @@ def ridge(
         relative: ``λ = lam * ||F||_F^2 / n`` per task, detached (the paper's code).
         backward: ``"implicit"``, ``"unroll"`` or ``"cvxpy"``.
         tol: duality-gap tolerance certifying the solve (and stopping the unrolled iterations).
+            A ``tol`` below what the dtype can certify (``4 eps``: 4.8e-7 in float32) is
+            raised to it, with a warning.
         max_iter: iteration budget of the unrolled mode.
 
     Returns:
         :class:`~sparselayers.RegressionSolution` (weights ``(..., m)`` or ``(..., k, m)``).
     """
     return solve_regression(
-        RIDGE,
+        "ridge",
         features,
         targets,
         lam,
@@ -52,5 +54,4 @@ def ridge(
         backward=backward,
         options=SolverOptions(tol=tol, max_iter=max_iter),
         warm_start=None,
-        closed_form=True,
     )

@@ -9,12 +9,11 @@ import torch
 from torch import Tensor
 
 from sparselayers import _validation as check
-from sparselayers.functional._dispatch import solve
-from sparselayers.problems.svm_dual import CRAMMER_SINGER, GROUP_LASSO_SVM, primal_weights
+from sparselayers.backward.modes import Backward, Reference, Unroll, parse_backward
+from sparselayers.problems.svm_dual import primal_weights
 from sparselayers.solution import SVMSolution
-from sparselayers.solvers.apg import SolverOptions
-from sparselayers.solvers.direct import AcceleratedThenCoordinateSolver
-from sparselayers.solvers.svm_working_set import ColumnWorkingSetSolver
+from sparselayers.solvers.options import SolverOptions, for_dtype
+from sparselayers.solvers.table import forward_solver
 
 
 def group_lasso_svm_dual(
@@ -24,7 +23,7 @@ def group_lasso_svm_dual(
     lam2: float | Tensor,
     *,
     num_classes: int,
-    backward: str = "implicit",
+    backward: Backward = "implicit",
     tol: float = 1e-6,
     max_iter: int = 5_000,
     warm_start: Tensor | None = None,
@@ -39,7 +38,8 @@ def group_lasso_svm_dual(
         + \lambda_1 \sum_j \|W_{:, j}\|_2 + \frac{\lambda_2}{2}\|W\|_F^2
 
     solved in the dual over ``Λ`` (rows on the simplex) to a relative duality gap ``<= tol``,
-    with ``W[:, j] = BST((Y - Λ)^T F[:, j], λ1) / λ2`` (see ``problems/svm_dual.py``). With
+    with ``W[:, j] = BST((Y - Λ)^T F[:, j], λ1) / λ2`` (see ``problems/svm_dual.py``; the
+    solvers iterate on ``Y - Λ``, which keeps the head exact at any feature scale). With
     ``lam1 = 0`` (a float) it is the Crammer–Singer SVM, equal to scikit-learn's
     ``LinearSVC(multi_class="crammer_singer", C=1/lam2, fit_intercept=False)``, and is solved in
     kernel form (``K = F F^T``), which is what makes m = 16,000 features cheap.
@@ -59,6 +59,8 @@ def group_lasso_svm_dual(
         backward: ``"implicit"`` (implicit differentiation on the active faces of the simplex
             and the active groups), ``"unroll"`` or ``"cvxpy"`` (float64 CPU reference).
         tol: relative duality-gap tolerance per task.
+            A ``tol`` below what the dtype can certify (``4 eps``: 4.8e-7 in float32) is
+            raised to it, with a warning.
         max_iter: iteration budget (epochs over the samples for ``lam1 = 0``); reaching it
             warns with the gap reached. ``backward="cvxpy"`` runs SCS on its own budget and
             warns likewise when its answer misses ``tol``.
@@ -70,7 +72,7 @@ def group_lasso_svm_dual(
         :class:`~sparselayers.SVMSolution`: ``weights (..., k, m)``, ``dual (..., n, k)``,
         ``gap``, ``n_iter``, ``converged``, and ``column_sparsity`` per task.
     """
-    backward = check.check_backward(backward)
+    mode = parse_backward(backward)
     F = check.check_features(features)
     if isinstance(dual_ridge, bool) or not isinstance(dual_ridge, (int, float)):
         raise ValueError(f"dual_ridge must be a float >= 0, got {dual_ridge!r}")
@@ -111,37 +113,26 @@ def group_lasso_svm_dual(
                 f"warm_start must have the shape of the dual {tuple(Y.shape)}, got "
                 f"{tuple(warm_start.shape)}"
             )
-        warm = warm_start.expand(Y.shape)
-    options = SolverOptions(tol=tol, max_iter=max_iter)
-    kernel_form = not isinstance(lam1, Tensor) and lam1 == 0 and backward != "cvxpy"
-    # Forward solvers, chosen on measurements (see solvers/direct.py, solvers/sample_bcd.py,
-    # solvers/svm_working_set.py): in kernel form, accelerated projected gradient then, for tasks
-    # it leaves unfinished, block coordinate descent over samples; in feature form (lam1 > 0),
-    # accelerated projected gradient on working sets of columns (on small well-conditioned
-    # tasks 250 iterations where coordinate descent needed 3,000 epochs, because the per-row
-    # curvature bound is loose near the threshold), certified on all columns.
+        warm = Y - warm_start.expand(Y.shape)  # the solvers' variable: offsets A = Y - Λ
+    options = for_dtype(SolverOptions(tol=tol, max_iter=max_iter), F.dtype, "group_lasso_svm_dual")
+    # With lam1 = 0 (a float) the kernel form, whose iterations cost O(n² k) once K = F F^T is
+    # formed; the reference mode needs the feature form (it has the cvxpy formulation).
+    kernel_form = not isinstance(lam1, Tensor) and lam1 == 0 and not isinstance(mode, Reference)
     if kernel_form:
         # The implicit backward differentiates the stationarity map written with F (O(nmk));
-        # only the unrolled one needs the graph of K = F F^T (see problems/svm_dual.py).
-        K = F @ F.mT if backward == "unroll" else F.detach() @ F.detach().mT
-        problem, params = CRAMMER_SINGER, (F, K, Y, lam2_t)
-        forward = AcceleratedThenCoordinateSolver(options)
+        # only the unrolled one needs the graph of K = F F^T (see problems/svm_kernel.py).
+        unroll = isinstance(mode, Unroll)
+        K = F @ F.mT if unroll else F.detach() @ F.detach().mT
+        solver, params = forward_solver("svm_kernel", options), (F, K, Y, lam2_t)
     else:
-        problem, params = GROUP_LASSO_SVM, (F, Y, lam1_t, lam2_t)
-        forward = ColumnWorkingSetSolver(options)
-    dual, gap, n_iter, converged = solve(
-        problem,
-        params,
-        backward=backward,
-        options=options,
-        warm_start=warm,
-        forward=forward,
-    )
+        solver, params = forward_solver("svm_features", options), (F, Y, lam1_t, lam2_t)
+    offsets, gap, n_iter, converged = mode.solve(solver, params, warm)
     if kernel_form:
         # BST with lam1 = 0 is the identity; dividing the (n, k) factor keeps the work O(nk).
-        weights = ((Y - dual) / lam2_t[..., None, None]).mT @ F
+        weights = (offsets / lam2_t[..., None, None]).mT @ F
     else:
-        weights = primal_weights(dual, F, Y, lam1_t, lam2_t)
+        weights = primal_weights(offsets, F, lam1_t, lam2_t)
+    dual = Y - offsets
     return SVMSolution(weights=weights, dual=dual, gap=gap, n_iter=n_iter, converged=converged)
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from sparselayers.ops.gather import active_first, put_rows, take_columns, take_rows
 from sparselayers.ops.prox import block_soft_threshold, group_norm
 from sparselayers.ops.structured import block_diagonal
 from sparselayers.problems import quadratic
@@ -34,12 +35,9 @@ class GroupLasso(quadratic.LeastSquaresProblem):
     """Stateless description of the group-Lasso problem (see the module docstring)."""
 
     name = "group_lasso"
-    # The forward solver may work on subsets of the groups (``solvers/working_set.py``), or
-    # for one output on the active set and the path (``solvers/lasso.py``).
-    working_sets = True
 
     @classmethod
-    def project(cls, B: Tensor, v: Tensor) -> Tensor:
+    def project(cls, B: Tensor, v: Tensor, *params: Tensor) -> Tensor:
         """Restriction of ``v`` to the support of ``B`` (its tangent space)."""
         return cls.active(B) * v
 
@@ -99,7 +97,7 @@ class GroupLasso(quadratic.LeastSquaresProblem):
 
     # -- optimality conditions on the active set (implicit differentiation, Newton polish) ---
     @staticmethod
-    def active(B: Tensor) -> Tensor:
+    def active(B: Tensor, *params: Tensor) -> Tensor:
         """Mask ``(..., m, k)`` of the coordinates of nonzero groups (the support)."""
         return (group_norm(B) > 0).unsqueeze(-1).expand_as(B).to(B.dtype)
 
@@ -126,17 +124,11 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         tracing overhead): with ``u`` restricted to the support and ``R = F B - Y``,
         ``dF = (R u^T + F u B^T) / n``, ``dY = -F u / n``, ``dlam = <u, B_j / ||B_j||>``.
         """
-        n = F.shape[-2]
         u = cls.active(B) * u
-        R = quadratic.times(F, B) - Y
-        Fu = quadratic.times(F, u)
-        if B.shape[-1] == 1:
-            dF = (R * u.mT + Fu * B.mT) / n
-        else:
-            dF = (R @ u.mT + Fu @ B.mT) / n
+        dF, dY = quadratic.gradient_vjp(B, F, Y, u)
         norm = group_norm(B)
         direction = B / torch.where(norm > 0, norm, torch.ones_like(norm)).unsqueeze(-1)
-        return dF, -Fu / n, (u * direction).sum((-2, -1))
+        return dF, dY, (u * direction).sum((-2, -1))
 
     @classmethod
     def reduced_hessian(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
@@ -196,21 +188,18 @@ class GroupLasso(quadratic.LeastSquaresProblem):
 
 
 def _on_support(B: Tensor, F: Tensor):
-    """Gather the nonzero groups of every task first (stable order), padded to the largest
+    """Gather the nonzero groups of every task first (``ops/gather.py``), padded to the largest
     support ``s`` of the batch: ``B_S (..., s, k)`` and ``F_S (..., n, s)`` (zero on the
     padding), a map from ``(..., m, k)`` tensors to their support rows and the map back."""
-    active = group_norm(B) > 0  # (..., m)
-    size = max(int(active.sum(-1).max()), 1)
-    order = torch.argsort((~active).to(torch.int8), dim=-1, stable=True)[..., :size]
-    keep = torch.gather(active, -1, order).to(B.dtype)
-    rows = order.unsqueeze(-1).expand(*order.shape, B.shape[-1])
-    F_S = torch.gather(F, -1, order.unsqueeze(-2).expand(*F.shape[:-1], size)) * keep[..., None, :]
+    order, keep = active_first(group_norm(B) > 0)
+    keep = keep.to(B.dtype).unsqueeze(-1)  # (..., s, 1)
+    F_S = take_columns(F, order) * keep.mT
 
     def take(V: Tensor) -> Tensor:
-        return torch.gather(V, -2, rows) * keep.unsqueeze(-1)
+        return take_rows(V, order) * keep
 
     def expand(solution: Tensor) -> Tensor:
-        return torch.zeros_like(B).scatter(-2, rows, solution * keep.unsqueeze(-1))
+        return put_rows(B, order, solution * keep)
 
     return take(B), F_S, take, expand
 
@@ -219,13 +208,7 @@ def _on_support(B: Tensor, F: Tensor):
 def _cvxpy_group_lasso(n: int, m: int, k: int):
     import cvxpy as cp
 
-    F = cp.Parameter((n, m))
-    Y = cp.Parameter((n, k))
-    lam = cp.Parameter(nonneg=True)
-    B = cp.Variable((m, k))
-    penalty = cp.sum(cp.norm(B, 2, axis=1))
-    objective = cp.sum_squares(Y - F @ B) / (2 * n) + lam * penalty
-    return cp.Problem(cp.Minimize(objective)), [F, Y, lam], [B]
+    return quadratic.cvxpy_form(n, m, k, lambda B, lam: lam * cp.sum(cp.norm(B, 2, axis=1)))
 
 
 GROUP_LASSO = GroupLasso()

@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
+from sparselayers._validation import check_values
 from sparselayers.ops.structured import kron_identity
 
 
@@ -56,6 +59,29 @@ def hessian(F: Tensor, k: int) -> Tensor:
     return kron_identity(gram(F), k)
 
 
+def gradient_vjp(B: Tensor, F: Tensor, Y: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    """``u``'s vector-Jacobian product with :func:`gradient` in ``(F, Y)``: with
+    ``R = F B - Y``, ``dF = (R u^T + F u B^T) / n`` and ``dY = -F u / n``."""
+    n = F.shape[-2]
+    R = times(F, B) - Y
+    Fu = times(F, u)
+    if B.shape[-1] == 1:
+        return (R * u.mT + Fu * B.mT) / n, -Fu / n
+    return (R @ u.mT + Fu @ B.mT) / n, -Fu / n
+
+
+def cvxpy_form(n: int, m: int, k: int, penalty: Callable):
+    """``f(B) + penalty(B, lam)`` in cvxpy (DPP): parameters ``[F, Y, lam]``, variable ``B``."""
+    import cvxpy as cp
+
+    F = cp.Parameter((n, m))
+    Y = cp.Parameter((n, k))
+    lam = cp.Parameter(nonneg=True)
+    B = cp.Variable((m, k))
+    objective = cp.sum_squares(Y - F @ B) / (2 * n) + penalty(B, lam)
+    return cp.Problem(cp.Minimize(objective)), [F, Y, lam], [B]
+
+
 def lipschitz(F: Tensor) -> Tensor:
     """Largest eigenvalue of ``F^T F / n`` per task (the Lipschitz constant of ``grad f``).
 
@@ -80,8 +106,8 @@ def null_value(Y: Tensor) -> Tensor:
 
 
 class LeastSquaresProblem:
-    """What the regression problems share: parameters ``(F, Y, lam)``, a zero start, cheap
-    Newton steps, no checks beyond NaN/Inf and signs, and the cvxpy binding."""
+    """What the regression problems share: parameters ``(F, Y, lam)``, a zero start, no checks
+    beyond NaN/Inf and signs, and the cvxpy binding."""
 
     param_names = ("features", "targets", "lam")
 
@@ -91,13 +117,9 @@ class LeastSquaresProblem:
         return F.new_zeros(*F.shape[:-2], F.shape[-1], Y.shape[-1])
 
     @staticmethod
-    def can_polish(*params: Tensor) -> bool:
-        """Newton steps on the support are cheap here (one m k x m k system per task)."""
-        return True
-
-    @staticmethod
     def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
-        """Nothing beyond the NaN/Inf and sign checks every solver runs."""
+        """NaN/Inf in any parameter (the signs of ``lam`` are checked with its shape)."""
+        check_values(features=F, targets=Y, lam=lam)
 
     @staticmethod
     def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:

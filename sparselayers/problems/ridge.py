@@ -26,7 +26,7 @@ class Ridge(quadratic.LeastSquaresProblem):
     name = "ridge"
 
     @staticmethod
-    def project(B: Tensor, v: Tensor) -> Tensor:
+    def project(B: Tensor, v: Tensor, *params: Tensor) -> Tensor:
         return v
 
     @staticmethod
@@ -91,7 +91,7 @@ class Ridge(quadratic.LeastSquaresProblem):
         return torch.where(reference > tiny, gap / reference.clamp_min(tiny), gap)
 
     @staticmethod
-    def active(B: Tensor) -> Tensor:
+    def active(B: Tensor, *params: Tensor) -> Tensor:
         return torch.ones_like(B)
 
     @staticmethod
@@ -99,10 +99,29 @@ class Ridge(quadratic.LeastSquaresProblem):
         return quadratic.gradient(B, F, Y) + lam[..., None, None] * B
 
     @staticmethod
+    def stationarity_vjp(
+        B: Tensor, F: Tensor, Y: Tensor, lam: Tensor, u: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``u``'s vector-Jacobian product with :meth:`stationarity` in ``(F, Y, lam)``:
+        with ``R = F B - Y``, ``dF = (R u^T + F u B^T) / n``, ``dY = -F u / n``,
+        ``dlam = <u, B>``."""
+        dF, dY = quadratic.gradient_vjp(B, F, Y, u)
+        return dF, dY, (u * B).sum((-2, -1))
+
+    @staticmethod
     def reduced_hessian(B: Tensor, F: Tensor, Y: Tensor, lam: Tensor) -> Tensor:
         m, k = B.shape[-2:]
         eye = torch.eye(m * k, dtype=B.dtype, device=B.device)
         return quadratic.hessian(F, k) + lam[..., None, None] * eye
+
+    @classmethod
+    def support_system(cls, B: Tensor, F: Tensor, Y: Tensor, lam: Tensor):
+        """The implicit system: every coordinate is active, so the reduced Hessian itself,
+        ``(..., mk, mk)``, a mask of ones and identity maps."""
+        mask = torch.ones(
+            B.shape[:-2] + (B.shape[-2] * B.shape[-1],), dtype=B.dtype, device=B.device
+        )
+        return cls.reduced_hessian(B, F, Y, lam), mask, _identity, _identity
 
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int):
@@ -113,12 +132,11 @@ class Ridge(quadratic.LeastSquaresProblem):
 def _cvxpy_ridge(n: int, m: int, k: int):
     import cvxpy as cp
 
-    F = cp.Parameter((n, m))
-    Y = cp.Parameter((n, k))
-    lam = cp.Parameter(nonneg=True)
-    B = cp.Variable((m, k))
-    objective = cp.sum_squares(Y - F @ B) / (2 * n) + lam / 2 * cp.sum_squares(B)
-    return cp.Problem(cp.Minimize(objective)), [F, Y, lam], [B]
+    return quadratic.cvxpy_form(n, m, k, lambda B, lam: lam / 2 * cp.sum_squares(B))
+
+
+def _identity(X: Tensor) -> Tensor:
+    return X
 
 
 RIDGE = Ridge()

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
+from sparselayers.ops.gather import active_first, take_columns
 
 
 def shrink_columns(V: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
@@ -51,17 +52,8 @@ class _ActiveColumns(torch.autograd.Function):
 
     @staticmethod
     def forward(on: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
-        count = on.sum(-1, keepdim=True)
-        size = max(int(count.max()), 1) if on.numel() else 1
-        # A stable partition (active columns first, in order) by prefix sums: O(m), where a
-        # stable argsort of the mask took 1.4 ms per call at m = 16,000.
-        flags = on.to(torch.int64)
-        position = torch.where(on, flags.cumsum(-1), count + (1 - flags).cumsum(-1)) - 1
-        columns = torch.arange(on.shape[-1], device=on.device).expand(on.shape)
-        order = torch.empty_like(position).scatter_(-1, position, columns)[..., :size]
-        return tuple(
-            torch.gather(X, -1, order.unsqueeze(-2).expand(*X.shape[:-1], size)) for X in tensors
-        )
+        order, _keep = active_first(on)
+        return tuple(take_columns(X, order) for X in tensors)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -1,6 +1,9 @@
-"""Batched forward solvers. Each returns ``(B, gap, n_iter, converged)`` per task."""
+"""Batched forward solvers; each returns ``(X, gap, n_iter, converged)`` per task.
 
-from sparselayers.solvers.apg import SolverOptions, solve_apg
-from sparselayers.solvers.polish import newton_step
+``table.py`` says which serves which problem.
+"""
 
-__all__ = ["SolverOptions", "newton_step", "solve_apg"]
+from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.table import FORWARD, ForwardSolver, forward_solver
+
+__all__ = ["FORWARD", "ForwardSolver", "SolverOptions", "forward_solver"]

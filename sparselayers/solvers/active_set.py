@@ -35,8 +35,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sparselayers.ops.gather import active_first, take_columns
 from sparselayers.problems.quadratic import times, transposed_times
-from sparselayers.solvers.batching import rows
+from sparselayers.solvers.batching import Live, Outputs
 
 FIRST_ENTERING = 8
 """Features that may enter a guess that keeps fewer than this many."""
@@ -62,74 +63,56 @@ def lasso_active_set(
     c = transposed_times(F, y.unsqueeze(-1)).squeeze(-1) / n
     diag = torch.linalg.vecdot(F.mT, F.mT).div_(n)
     diag.clamp_min_(torch.finfo(F.dtype).tiny)
-    threshold = lam[:, None] / diag
-    step = 1 / (n * diag)  # z = b + step * F^T (y - F b)
-    solved = torch.zeros(T, dtype=torch.bool, device=F.device)
-    dense = torch.zeros(T, dtype=torch.bool, device=F.device)
-    n_iter = torch.full((T,), max_iter, dtype=torch.int64, device=F.device)
-    out = b
-    # The iterations go on with the tasks still iterating only; ``run`` indexes them.
-    run = torch.arange(T, device=F.device)
-    previous = torch.sign(b)
-    fingerprints = _Fingerprints(m, F.device)  # of earlier guesses, to detect cycles
+    false = torch.zeros(T, dtype=torch.bool, device=F.device)
+    out = Outputs(
+        b=b, solved=false, dense=false,
+        n_iter=torch.full((T,), max_iter, dtype=torch.int64, device=F.device),
+    )  # fmt: skip
+    # The iterations go on with the tasks still iterating only; ``fingerprints`` are those of
+    # their earlier guesses, to detect cycles.
+    live = Live(
+        torch.arange(T, device=F.device), F=F, y=y, c=c, lam=lam, b=b,
+        threshold=lam[:, None] / diag, step=1 / (n * diag), signs=None, previous=torch.sign(b),
+        violation=None, fingerprints=_Fingerprints(m, F.device),
+    )  # fmt: skip
     cold = not bool(b.any())
     for it in range(max_iter + 1):
-        if it == 0 and cold:  # b = 0: the residual is y
+        if it == 0 and cold:  # b = 0 (and every task still live): the residual is y
             z = c / diag
         else:
-            residual = y - times(F, b.unsqueeze(-1)).squeeze(-1)
-            z = torch.addcmul(b, transposed_times(F, residual.unsqueeze(-1)).squeeze(-1), step)
-        violation = z.abs() / threshold
-        guess = violation > 1
-        signs = torch.sign(z) * _limit_entering(violation, guess, previous != 0, max_active)
+            residual = live.y - times(live.F, live.b.unsqueeze(-1)).squeeze(-1)
+            correlation = transposed_times(live.F, residual.unsqueeze(-1)).squeeze(-1)
+            z = torch.addcmul(live.b, correlation, live.step)
+        live.violation = z.abs() / live.threshold
+        guess = live.violation > 1
+        was_active = live.previous != 0
+        live.signs = torch.sign(z) * _limit_entering(live.violation, guess, was_active, max_active)
         # A reproduced guess is solved; at the start only the empty guess at b = 0 is (other
         # starting points need not solve their own guess's system).
-        same = (signs == previous).all(-1)
+        same = (live.signs == live.previous).all(-1)
         if it == 0:
-            same = same & (signs == 0).all(-1)
-        stop = same
-        if it > 0:
-            crowded = ~same & (guess.sum(-1) > max_active)
-            stop = same | crowded
-        if bool(stop.any()):
-            done = run[same]
-            solved[done] = True
-            n_iter[done] = it
-            out = out.index_copy(0, done, b[same])
-            if it > 0:
-                dense[run[crowded]] = True
-                n_iter[run[crowded]] = it
-            going = ~stop
-            if not bool(going.any()):
-                break
-            keep = going.nonzero().squeeze(-1)
-            run, F, y, c, lam, b = rows(keep, run, F, y, c, lam, b)
-            diag, threshold, step, violation, signs, previous = rows(
-                keep, diag, threshold, step, violation, signs, previous
-            )
-            fingerprints.keep(going)
-        if it == max_iter:
+            same = same & (live.signs == 0).all(-1)
+        crowded = ~same & (guess.sum(-1) > max_active) if it > 0 else torch.zeros_like(same)
+        out.write(live.index[same], b=live.b[same])  # a stopped crowded task keeps its start
+        live.retire(same | crowded, out, solved=same, dense=crowded, n_iter=it)
+        if not len(live) or it == max_iter:
             break
-        cycling = fingerprints.seen(signs)
+        signs, previous = live.signs, live.previous
+        cycling = live.fingerprints.seen(signs)
         if cycling is not None and bool(cycling.any()):
-            size = torch.where(previous != 0, b.abs() / threshold, violation - 1)
+            size = torch.where(previous != 0, live.b.abs() / live.threshold, live.violation - 1)
             signs = torch.where(cycling[:, None], _one_change(previous, signs, size), signs)
-        candidate, ok = _solve_guess(F, c, lam, signs)
+        live.signs = signs
+        candidate, ok = _solve_guess(live.F, live.c, live.lam, signs)
         ok = ok & (signs.abs().sum(-1) <= max_active)
-        if not bool(ok.all()):  # a singular guess: the task stops, unsolved
-            n_iter[run[~ok]] = it + 1
-            keep = ok.nonzero().squeeze(-1)
-            run, F, y, c, lam, candidate = rows(keep, run, F, y, c, lam, candidate)
-            diag, threshold, step, signs, previous = rows(
-                keep, diag, threshold, step, signs, previous
-            )
-            fingerprints.keep(ok)
-            if run.numel() == 0:
-                break
+        live.b = candidate
+        live.retire(~ok, out, n_iter=it + 1)  # a singular guess: the task stops, unsolved
+        if not len(live):
+            break
         if it > 0:
-            fingerprints.add(previous)
-        b, previous = candidate, signs
-    return out, solved, n_iter, dense
+            live.fingerprints.add(live.previous)
+        live.previous = live.signs
+    return out.b, out.solved, out.n_iter, out.dense
 
 
 def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tensor, Tensor]:
@@ -137,10 +120,9 @@ def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tens
     and whether the guess's block was positive definite (Cholesky of the gathered block, the
     identity padding the tasks with smaller guesses)."""
     n = F.shape[-2]
-    mask = signs.abs()
-    size = max(int(mask.sum(-1).max()), 1)
-    keep, order = mask.topk(size, dim=-1)
-    F_A = torch.gather(F, -1, order.unsqueeze(-2).expand(-1, n, -1)) * keep.unsqueeze(-2)
+    order, keep = active_first(signs != 0)
+    keep = keep.to(F.dtype)
+    F_A = take_columns(F, order) * keep.unsqueeze(-2)
     system = F_A.mT @ F_A / n + torch.diag_embed(1 - keep)
     rhs = c.gather(-1, order) * keep - lam[:, None] * signs.gather(-1, order)
     factor, info = torch.linalg.cholesky_ex(system)
@@ -151,7 +133,7 @@ def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tens
 
 class _Fingerprints:
     """Per-task fingerprints of sign vectors (their dot product with fixed random weights),
-    to recognize a guess seen before."""
+    to recognize a guess seen before; one row per task (``select`` keeps some of them)."""
 
     def __init__(self, p: int, device: torch.device) -> None:
         generator = torch.Generator().manual_seed(0)
@@ -165,9 +147,10 @@ class _Fingerprints:
         new = self._of(signs).unsqueeze(-1)
         self.table = new if self.table is None else torch.cat([self.table, new], -1)
 
-    def keep(self, tasks: Tensor) -> None:
+    def select(self, index: Tensor) -> _Fingerprints:
         if self.table is not None:
-            self.table = self.table[tasks]
+            self.table = self.table.index_select(0, index)
+        return self
 
     def seen(self, signs: Tensor) -> Tensor | None:
         if self.table is None:

@@ -16,46 +16,19 @@ of the Lasso's forward (``solvers/lasso.py``) and of the working sets.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from functools import partial
 
 import torch
 from torch import Tensor
 
-from sparselayers.solvers.batching import run_on_flat_tasks
+from sparselayers.problems.protocols import ProximalProblem
+from sparselayers.solvers.batching import Live, Results, run_on_flat_tasks
+from sparselayers.solvers.options import SolverOptions
 from sparselayers.solvers.polish import polish_tasks
 
 
-@dataclass(frozen=True)
-class SolverOptions:
-    """Stopping rule of the iterative solvers.
-
-    Attributes:
-        tol: a task stops once its relative duality gap ``(P - D) / P(0)`` is ``<= tol``.
-        max_iter: iteration budget; reaching it warns with the largest gap reached.
-        check_every: the gap (and the support polish) is evaluated every this many iterations.
-        polish_steps: Newton steps on the support per polish attempt (0 disables polishing).
-    """
-
-    tol: float = 1e-6
-    max_iter: int = 5000
-    check_every: int = 10
-    polish_steps: int = 3
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and self.tol > 0):
-            raise ValueError(f"tol must be a positive finite float, got {self.tol!r}")
-        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
-        if not (isinstance(self.check_every, int) and self.check_every >= 1):
-            raise ValueError(f"check_every must be a positive int, got {self.check_every!r}")
-        if not (isinstance(self.polish_steps, int) and self.polish_steps >= 0):
-            raise ValueError(f"polish_steps must be a non-negative int, got {self.polish_steps!r}")
-
-
 def solve_apg(
-    problem,
+    problem: ProximalProblem,
     params: tuple[Tensor, ...],
     options: SolverOptions,
     warm_start: Tensor | None = None,
@@ -73,8 +46,7 @@ def solve_apg(
         warm_start: optional starting point (default ``problem.initial(*params)``).
         differentiable: keep the autograd graph of the iterations (the ``"unroll"`` backward);
             the support polish is then skipped so that gradients are those of the iterations.
-        warn: warn when ``max_iter`` is reached before ``tol`` (off when another solver takes
-            over, see ``solvers/direct.py``).
+        warn: warn when ``max_iter`` is reached before ``tol``.
 
     Returns:
         the solution (e.g. ``B (..., m, k)``), relative gap ``(...)``, iterations ``(...)``
@@ -84,75 +56,92 @@ def solve_apg(
     return run_on_flat_tasks(loop, problem, params, options, warm_start, warn=warn)
 
 
-def fista_loop(problem, params, options, warm_start, *, differentiable=False):
-    """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`.
+def fista_loop(
+    problem: ProximalProblem,
+    params: tuple[Tensor, ...],
+    options: SolverOptions,
+    warm_start: Tensor | None,
+    *,
+    differentiable: bool = False,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """FISTA on flattened tasks ``(T, ...)``; see :func:`solve_apg`. The Newton polish needs
+    the problem's active set too (:class:`ActiveSetProblem`); it is off when
+    ``options.polish_steps == 0`` or ``differentiable``.
 
-    A task leaves the batch as soon as it meets the tolerance: its result is written to the
-    outputs and the iterations go on with the unfinished tasks only, so the cost follows them
-    rather than the whole batch until the slowest task is done.
+    A task leaves the batch as soon as it meets the tolerance (``Live.retire``): its result is
+    written to the outputs and the iterations go on with the unfinished tasks only, so the cost
+    follows them rather than the whole batch until the slowest task is done.
     """
     F = params[0]
     T = F.shape[0]
     X = problem.initial(*params) if warm_start is None else warm_start.detach()
+    out = Results(X, n_iter=options.max_iter)
     if T == 0:  # nothing to iterate on
-        empty = torch.zeros(0, dtype=F.dtype, device=F.device)
-        return X, empty, empty.long(), empty.bool()
+        return out.astuple()
     with torch.no_grad():
         step = (1 / problem.lipschitz(*params)).detach()
-    polish = options.polish_steps > 0 and not differentiable and problem.can_polish(*params)
-    out_X = X
-    out_gap = torch.full((T,), math.inf, dtype=F.dtype, device=F.device)
-    out_iter = torch.full((T,), options.max_iter, dtype=torch.int64, device=F.device)
-    out_done = torch.zeros(T, dtype=torch.bool, device=F.device)
-    live = torch.arange(T, device=F.device)
-    Z = X
-    t = torch.ones(T, dtype=F.dtype, device=F.device)
-    support = None
+    polish = options.polish_steps > 0 and not differentiable
+    ones = torch.ones(T, dtype=F.dtype, device=F.device)
+    # ``support``: the support at the last check (none before the first).
+    # ``best``: the iterate of smallest gap seen at the checks, returned by the tasks that run out
+    # of iterations (FISTA is not monotone, and rounding can make the last iterate worse).
+    live = Live(
+        torch.arange(T, device=F.device), X=X, Z=X, t=ones, step=step, params=params,
+        support=None, best=X, best_gap=torch.full_like(ones, torch.inf),
+    )  # fmt: skip
     for it in range(options.max_iter + 1):
         if it > 0:
-            gradient = problem.smooth_gradient(Z, *params)
-            X_new = problem.prox(Z - step[:, None, None] * gradient, step, *params)
+            X, Z, t, step = live.X, live.Z, live.t, live.step
+            gradient = problem.smooth_gradient(Z, *live.params)
+            X_new = problem.prox(Z - step[:, None, None] * gradient, step, *live.params)
             with torch.no_grad():
                 restart = ((Z - X_new) * (X_new - X)).sum((-2, -1)) > 0
                 t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2
                 beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_next)
-                t = torch.where(restart, torch.ones_like(t), t_next)
-            Z = X_new + beta[:, None, None] * (X_new - X)
-            X = X_new
+                live.t = torch.where(restart, torch.ones_like(t), t_next)
+            live.Z = X_new + beta[:, None, None] * (X_new - X)
+            live.X = X_new
         last = it == options.max_iter
         if it % options.check_every and not last:
             continue
         if it == 0 and differentiable:
             continue  # at least one step, so that the unrolled output is connected to the inputs
         with torch.no_grad():
-            gap = problem.relative_gap(X, *params)
+            gap = problem.relative_gap(live.X, *live.params)
             if polish:
-                # Polish tasks whose support has settled, and tasks about to stop: their last
-                # digits then come from the exact solve on the support, not from FISTA.
-                current = problem.active(X) > 0
-                settled = (
-                    torch.zeros_like(gap, dtype=torch.bool)
-                    if support is None
-                    else (current == support).all(-1).all(-1)
-                )
-                selected = settled | (gap <= options.tol)
-                X, gap, accepted = polish_tasks(problem, X, gap, params, selected, options)
-                Z = torch.where(accepted[:, None, None], X, Z)
-                t = torch.where(accepted, torch.ones_like(t), t)
-                support = problem.active(X) > 0
+                gap = _polish(problem, live, gap, options)
             finished = gap <= options.tol
             leaving = finished | last
+            if not differentiable:  # the unrolled output must be the last iterate's graph
+                better = gap < live.best_gap
+                live.best = torch.where(better[:, None, None], live.X, live.best)
+                live.best_gap = torch.where(better, gap, live.best_gap)
         if not bool(leaving.any()):
             continue
-        index = live[leaving]
-        out_X = out_X.index_put((index,), X[leaving])
-        out_gap[index] = gap[leaving]
-        out_iter[index] = torch.where(finished[leaving], it, options.max_iter)
-        out_done[index] = finished[leaving]
-        staying = ~leaving
-        if not bool(staying.any()):
+        n_iter = torch.where(finished, it, options.max_iter)
+        if differentiable:
+            X, gap = live.X, gap
+        else:
+            X, gap = live.best, live.best_gap
+        live.retire(leaving, out, B=X, gap=gap, n_iter=n_iter, done=finished)
+        if not len(live):
             break
-        live, X, Z, t, step = live[staying], X[staying], Z[staying], t[staying], step[staying]
-        params = tuple(p[staying] for p in params)
-        support = None if support is None else support[staying]
-    return out_X, out_gap, out_iter, out_done
+    return out.astuple()
+
+
+def _polish(problem, live: Live, gap: Tensor, options: SolverOptions) -> Tensor:
+    """Newton steps for the tasks whose support has settled since the last check, and for the
+    tasks about to stop: their last digits then come from the exact solve on the support, not
+    from FISTA. Updates the live tasks' iterates; returns their gaps."""
+    current = problem.active(live.X, *live.params) > 0
+    if live.support is None:
+        settled = torch.zeros_like(gap, dtype=torch.bool)
+    else:
+        settled = (current == live.support).all(-1).all(-1)
+    selected = settled | (gap <= options.tol)
+    X, gap, accepted = polish_tasks(problem, live.X, gap, live.params, selected, options)
+    live.X = X
+    live.Z = torch.where(accepted[:, None, None], X, live.Z)
+    live.t = torch.where(accepted, torch.ones_like(live.t), live.t)
+    live.support = problem.active(X, *live.params) > 0
+    return gap

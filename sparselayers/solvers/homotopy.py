@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.problems.quadratic import transposed_times
+from sparselayers.solvers.batching import Live
 
 MAX_STEPS_PER_FEATURE = 4
 """Path steps allowed per slot of the active set (``min(n, m)`` slots); more events (features
@@ -65,7 +66,6 @@ def lasso_path(
     T, n, m = F.shape
     capacity = min(n, m)
     path = _Path(F, y, lam, capacity)
-    tasks = torch.arange(T, device=F.device)  # the batch rows of the path's tasks
     ends: list[tuple[Tensor, dict[str, Tensor]]] = []  # the tasks that have left the batch
     budget = MAX_STEPS_PER_FEATURE * capacity
     budget = budget if max_steps is None else min(budget, max_steps)
@@ -74,19 +74,15 @@ def lasso_path(
         # Tasks that have arrived (or broken down) leave the batch once they are a quarter
         # of it: a step costs less for fewer tasks, but not for none.
         arrived = ~running
-        count = int(arrived.sum())
-        if count * 4 >= tasks.numel():
-            index = arrived.nonzero().squeeze(-1)
-            ends.append((tasks[index], path.end_state(index)))
-            if count == tasks.numel():
+        if int(arrived.sum()) * 4 >= len(path):
+            state = path.end_state(arrived)
+            ends.append((path.retire(arrived), state))
+            if not len(path):
                 break
-            going = running.nonzero().squeeze(-1)
-            path.keep(going)
-            tasks = tasks[going]
     else:  # out of steps: not ok (the last step may have been one event too many)
-        state = path.end_state(torch.arange(tasks.numel(), device=F.device))
+        state = path.end_state(torch.ones(len(path), dtype=torch.bool, device=F.device))
         state["steps"] = state["steps"].clamp_max(budget)
-        ends.append((tasks, state))
+        ends.append((path.index, state))
     order = torch.cat([index for index, _ in ends])
     b, ok, steps = _solve_ends([state for _, state in ends], m)
     inverse = torch.empty_like(order).scatter_(0, order, torch.arange(T, device=F.device))
@@ -116,7 +112,7 @@ def _solve_ends(states: list[dict[str, Tensor]], m: int) -> tuple[Tensor, Tensor
     return b, ok, cat["steps"]
 
 
-class _Path:
+class _Path(Live):
     """The path's state per task: the active features in slots (their columns of ``F`` as
     rows, stale on free slots), ``M = G_AA^{-1}`` on the occupied slots (zero elsewhere), the
     coefficients and signs per slot, and the correlations ``rho`` of all features.
@@ -126,46 +122,43 @@ class _Path:
     A task that has arrived (or broken down) has ``lam = target``: its steps have length 0.
     """
 
-    _STATE = (
-        "F", "target", "c", "diag", "rho", "lam", "M", "F_A", "index", "occupied", "signs",
-        "b", "blocked", "released", "leaving", "ok", "steps",
-    )  # fmt: skip
-
     def __init__(self, F: Tensor, y: Tensor, lam: Tensor, capacity: int) -> None:
         T, n, m = F.shape
         S = min(capacity, FIRST_SLOTS)
-        self.F, self.capacity, self.n = F, capacity, n
-        self.c = transposed_times(F, y.unsqueeze(-1)).squeeze(-1) / n
-        self.diag = torch.linalg.vecdot(F.mT, F.mT).div_(n)
-        self.rho = self.c.clone()
-        self.lam = self.c.abs().amax(-1)
-        self.target = torch.minimum(lam, self.lam)  # lam >= lam_max: arrived, b = 0
-        self.M = F.new_zeros(T, S, S)
-        # Rows: the active columns of F, and a last one for the writes that do not count.
-        self.F_A = F.new_zeros(T, S + 1, n)
-        self.index = torch.zeros(T, S, dtype=torch.int64, device=F.device)
-        self.occupied = F.new_zeros(T, S)
-        self.signs = F.new_zeros(T, S)
-        self.b = F.new_zeros(T, S)
-        # inf where a feature may not join: the active ones, and for one step the one that
-        # left (added to the join times: cheaper than masking).
-        self.blocked = F.new_zeros(T, m)
-        self.released = torch.zeros(T, 1, dtype=torch.int64, device=F.device)
-        self.leaving = torch.zeros(T, dtype=torch.bool, device=F.device)
+        self.capacity, self.n = capacity, n
+        c = transposed_times(F, y.unsqueeze(-1)).squeeze(-1) / n
+        lam_max = c.abs().amax(-1)
+        false = torch.zeros(T, dtype=torch.bool, device=F.device)
+        super().__init__(
+            torch.arange(T, device=F.device),
+            F=F,
+            c=c,
+            diag=torch.linalg.vecdot(F.mT, F.mT).div_(n),
+            rho=c.clone(),
+            lam=lam_max,
+            target=torch.minimum(lam, lam_max),  # lam >= lam_max: arrived, b = 0
+            M=F.new_zeros(T, S, S),
+            # Rows: the active columns of F, and a last one for the writes that do not count.
+            F_A=F.new_zeros(T, S + 1, n),
+            index_A=torch.zeros(T, S, dtype=torch.int64, device=F.device),
+            occupied=F.new_zeros(T, S),
+            signs=F.new_zeros(T, S),
+            b=F.new_zeros(T, S),
+            # inf where a feature may not join: the active ones, and for one step the one
+            # that left (added to the join times: cheaper than masking).
+            blocked=F.new_zeros(T, m),
+            released=torch.zeros(T, 1, dtype=torch.int64, device=F.device),
+            leaving=false,
+            ok=~false,
+            steps=torch.zeros(T, dtype=torch.int64, device=F.device),
+        )
         self.any_leaving = False
-        self.ok = torch.ones(T, dtype=torch.bool, device=F.device)
-        self.steps = torch.zeros(T, dtype=torch.int64, device=F.device)
         self.taken = 1  # steps so far + 1: a bound on the slots any task occupies after them
         # A joining feature this close to the span of the active ones makes G_AA singular.
         self.singular = torch.finfo(F.dtype).eps ** 0.5
         self.tiny = torch.finfo(F.dtype).tiny
         # At lam_max the most correlated feature joins (the path starts there).
         self._join(self.lam > self.target, self.c.abs().argmax(-1))
-
-    def keep(self, index: Tensor) -> None:
-        """Keep the tasks ``index`` only."""
-        for name in self._STATE:
-            setattr(self, name, getattr(self, name).index_select(0, index))
 
     def step(self) -> Tensor:
         """Go to the next event on every task still on its way; returns those still on it."""
@@ -237,7 +230,7 @@ class _Path:
         self.M.addcmul_(v.unsqueeze(-1), v.unsqueeze(-2))
         slot = torch.where(take.unsqueeze(-1), q, S).unsqueeze(-1).expand(T, 1, n)
         self.F_A.scatter_(1, slot, column)
-        self.index = torch.where(e > 0, jj, self.index)
+        self.index_A = torch.where(e > 0, jj, self.index_A)
         self.occupied += e
         self.signs.addcmul_(e, torch.sign(self.rho.gather(-1, jj)))
         blocked = self.blocked.gather(-1, jj)
@@ -256,7 +249,7 @@ class _Path:
         self.M.addcmul_(u.unsqueeze(-1), u.unsqueeze(-2), value=-1)
         self.M.mul_(keep.unsqueeze(-1)).mul_(keep.unsqueeze(-2))
         # The feature stays blocked for the next step's joins (it sits at ±lam), then is freed.
-        self.released = self.index.gather(-1, qq)
+        self.released = self.index_A.gather(-1, qq)
         self.leaving = leaves
         self.any_leaving = True
         self.occupied *= keep
@@ -270,21 +263,21 @@ class _Path:
         self.M = torch.nn.functional.pad(self.M, (0, pad, 0, pad))
         rows = self.F_A
         self.F_A = torch.cat([rows[:, :S], rows.new_zeros(T, pad + 1, rows.shape[-1])], 1)
-        self.index = torch.nn.functional.pad(self.index, (0, pad))
+        self.index_A = torch.nn.functional.pad(self.index_A, (0, pad))
         self.occupied = torch.nn.functional.pad(self.occupied, (0, pad))
         self.signs = torch.nn.functional.pad(self.signs, (0, pad))
         self.b = torch.nn.functional.pad(self.b, (0, pad))
 
     def end_state(self, tasks: Tensor) -> dict[str, Tensor]:
-        """What the exact end points of ``tasks`` are solved from (``_solve_ends``): their
-        active columns, slots, right-hand sides ``c_A - lam s_A``, whether the path reached
-        ``lam`` without breaking down, and its steps."""
+        """What the exact end points of ``tasks`` (a mask) are solved from (``_solve_ends``):
+        their active columns, slots, right-hand sides ``c_A - lam s_A``, whether the path
+        reached ``lam`` without breaking down, and its steps."""
         S = self.occupied.shape[-1]
-        index = self.index[tasks]
+        index, occupied = self.index_A[tasks], self.occupied[tasks]
         return {
             "F_A": self.F_A[tasks, :S],
-            "occupied": self.occupied[tasks],
-            "index": torch.where(self.occupied[tasks] > 0, index, 0),
+            "occupied": occupied,
+            "index": torch.where(occupied > 0, index, 0),
             "rhs": self.c[tasks].gather(-1, index)
             - self.target[tasks].unsqueeze(-1) * self.signs[tasks],
             "ok": self.ok[tasks] & (self.lam[tasks] == self.target[tasks]),

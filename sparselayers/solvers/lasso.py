@@ -30,10 +30,12 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
+from sparselayers.problems.group_lasso import GroupLasso
 from sparselayers.solvers.active_set import lasso_active_set
-from sparselayers.solvers.apg import SolverOptions, fista_loop
+from sparselayers.solvers.apg import fista_loop
 from sparselayers.solvers.batching import Results, rows
 from sparselayers.solvers.homotopy import lasso_path
+from sparselayers.solvers.options import SolverOptions
 from sparselayers.solvers.polish import newton_step
 
 ACTIVE_SET_ITERATIONS = 10
@@ -41,13 +43,19 @@ ACTIVE_SET_ITERATIONS = 10
 
 
 def solve_lasso(
-    problem, params: tuple[Tensor, ...], options: SolverOptions, warm_start: Tensor | None
+    problem: GroupLasso,
+    params: tuple[Tensor, ...],
+    options: SolverOptions,
+    warm_start: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The Lasso ``(F (T, n, m), Y (T, n, 1), lam (T,))`` with ``lam > 0`` on flattened tasks;
-    same contract as ``fista_loop``: ``(B, gap, n_iter, done)``. ``n_iter`` counts active-set
-    iterations, path steps and proximal-gradient iterations, and stays within ``max_iter``."""
+    """The Lasso ``(F (T, n, m), Y (T, n, 1), lam (T,))`` on flattened tasks; same contract as
+    ``fista_loop``: ``(B, gap, n_iter, done)``. ``n_iter`` counts active-set iterations, path
+    steps and proximal-gradient iterations, and stays within ``max_iter``. A batch with a task
+    at ``lam = 0`` (least squares, no sparsity to exploit) goes to proximal gradient whole."""
     F, Y, lam = params
     T, n, m = F.shape
+    if T == 0 or not bool((lam > 0).all()):
+        return fista_loop(problem, params, options, warm_start)
     start = problem.initial(*params) if warm_start is None else warm_start.detach()
     out = Results(start)
     todo = torch.arange(T, device=F.device)

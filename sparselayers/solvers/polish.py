@@ -13,9 +13,11 @@ import torch
 from torch import Tensor
 
 from sparselayers.ops.support_solve import solve_on_support_checked
+from sparselayers.problems.protocols import ActiveSetProblem
+from sparselayers.solvers.options import SolverOptions
 
 
-def newton_step(problem, B: Tensor, params: tuple[Tensor, ...]) -> Tensor:
+def newton_step(problem: ActiveSetProblem, B: Tensor, params: tuple[Tensor, ...]) -> Tensor:
     """One Newton step on ``problem.stationarity`` restricted to the support of ``B``.
 
     Tasks whose reduced Hessian is singular are returned unchanged; the caller accepts a
@@ -24,13 +26,20 @@ def newton_step(problem, B: Tensor, params: tuple[Tensor, ...]) -> Tensor:
     X, sub, expand = problem.restrict(B, *params)
     flat = (*X.shape[:-2], -1)
     H = problem.reduced_hessian(X, *sub)
-    mask = problem.active(X).reshape(flat)
+    mask = problem.active(X, *sub).reshape(flat)
     g = problem.stationarity(X, *sub).reshape(flat)
     delta, ok = solve_on_support_checked(H, mask, g)
     return torch.where(ok[..., None, None], expand(X - delta.reshape(X.shape)), B)
 
 
-def polish_tasks(problem, X: Tensor, gap: Tensor, params, selected: Tensor, options):
+def polish_tasks(
+    problem: ActiveSetProblem,
+    X: Tensor,
+    gap: Tensor,
+    params: tuple[Tensor, ...],
+    selected: Tensor,
+    options: SolverOptions,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Newton steps on the support for the ``selected`` tasks.
 
     A candidate replaces the iterate only if it meets the tolerance: on the right support it

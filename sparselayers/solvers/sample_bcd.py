@@ -1,10 +1,11 @@
-"""Block coordinate descent over samples for the multiclass SVM dual, batched over tasks.
+"""Block coordinate descent over samples for the Crammer–Singer dual in kernel form, batched.
 
 Why this algorithm: the dual's rows ``Λ_i`` live on separate simplices, and the Hessian block of
 one row is ``K_ii I_k / lam2`` — isotropic — so the exact minimization over one row is a single
-simplex projection of ``Λ_i - lam2 g_i / K_ii`` (for ``lam1 > 0`` the same step with the bound
-``||f_i||² / lam2`` on the block is a majorization, hence a monotone descent). This is the
-sequential dual method of liblinear's Crammer–Singer solver. Projected gradient on all rows at
+projection (onto the row's simplex, written in the offsets ``A = Y - Λ``) of
+``A_i - lam2 g_i / K_ii``, with ``g_i`` row ``i`` of the gradient ``S - Y`` and
+``S = K A / lam2`` the scores, kept up to date by rank-one updates. This is the sequential dual
+method of liblinear's Crammer–Singer solver. Projected gradient on all rows at
 once must use the global constant ``||F||²_2 / lam2``, which for non-negative, correlated
 features (ReLU networks) is ~n times larger than the per-row ones: measured on 8 tasks of
 ReLU features, accelerated projected gradient needed thousands of iterations where this needs
@@ -16,53 +17,74 @@ finishes with the exact solution when its Hessian is affordable.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from sparselayers.ops.simplex import project_simplex
-from sparselayers.solvers.apg import SolverOptions
-from sparselayers.solvers.batching import run_on_flat_tasks
+from sparselayers.ops.simplex import project_offsets
+from sparselayers.problems.svm_kernel import CrammerSingerKernelDual
+from sparselayers.solvers.apg import fista_loop
+from sparselayers.solvers.options import SolverOptions
 from sparselayers.solvers.polish import polish_tasks
 
+ACCELERATED_ITERATIONS = 300
+"""Iterations of accelerated projected gradient before coordinate descent takes over."""
 
-def solve_sample_bcd(
-    problem,
+
+def solve_kernel_dual(
+    problem: CrammerSingerKernelDual,
     params: tuple[Tensor, ...],
     options: SolverOptions,
-    warm_start: Tensor | None = None,
+    warm_start: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Minimize the SVM dual by exact block steps on one sample (row of ``Λ``) at a time.
+    """The kernel dual ``(F, K (T, n, n), Y (T, n, k), lam2 (T,))`` on flattened tasks:
+    accelerated projected gradient for :data:`ACCELERATED_ITERATIONS`, then block coordinate
+    descent over samples (epochs) for the tasks it has not finished; same contract as
+    ``fista_loop``, ``n_iter`` counting iterations plus epochs.
 
-    ``options.max_iter`` counts epochs (one pass over the samples); the gap is checked after
-    every epoch. Returns ``Λ (..., n, k)``, relative gap, epochs and converged, per task.
+    Measured on 8 tasks of 15-shot 5-way heads: on class-clustered features projected gradient
+    converges in a few hundred cheap iterations (10x faster than coordinate descent, whose
+    epochs are a Python loop over the samples), while on non-negative correlated (ReLU)
+    features it needs thousands, where coordinate descent needs tens of epochs.
     """
-    return run_on_flat_tasks(_epochs, problem, params, options, warm_start, unit="epochs")
+    budget = replace(options, max_iter=min(ACCELERATED_ITERATIONS, options.max_iter))
+    X, gap, n_iter, done = fista_loop(problem, params, budget, warm_start)
+    if bool(done.all()) or budget.max_iter == options.max_iter:
+        return X, gap, n_iter, done
+    X_bcd, gap_bcd, epochs, done = _epochs(problem, params, options, X)
+    better = done | (gap_bcd <= gap)  # keep the better point of the two phases
+    X = torch.where(better[:, None, None], X_bcd, X)
+    return X, torch.where(better, gap_bcd, gap), n_iter + epochs, done
 
 
 def _epochs(problem, params, options: SolverOptions, warm_start: Tensor | None):
-    L = problem.initial(*params) if warm_start is None else warm_start.clone()
+    F, K, Y, lam2 = params
+    L = problem.initial(*params) if warm_start is None else warm_start.clone()  # offsets Y - Λ
     T, n = L.shape[:2]
     tiny = torch.finfo(L.dtype).tiny
-    state = problem.sample_state(L, *params)
-    polish = options.polish_steps > 0 and problem.can_polish(*params)
+    scale = lam2[:, None, None]
+    S = problem.scores(L, K, lam2)
+    curvature = (torch.diagonal(K, dim1=-2, dim2=-1) / lam2[:, None]).clamp_min(tiny)  # K_ii/lam2
+    polish = options.polish_steps > 0  # the reduced Hessian K ⊗ I / lam2 is always affordable
     done = torch.zeros(T, dtype=torch.bool, device=L.device)
     n_iter = torch.full((T,), options.max_iter, dtype=torch.int64, device=L.device)
     gap = torch.full((T,), math.inf, dtype=L.dtype, device=L.device)
     support = None
     tried = torch.zeros_like(L, dtype=torch.bool)  # the face of each task's last polish attempt
+    best, best_gap = L, gap  # the point of smallest gap seen (done tasks: their solution)
     for epoch in range(options.max_iter + 1):
         if epoch > 0:
             active = (~done).to(L.dtype)[:, None]
             for i in range(n):
-                g, curvature = problem.sample_step(state, i, *params)
-                row = project_simplex(L[:, i] - g / curvature.clamp_min(tiny)[:, None])
+                g = S[:, i] - Y[:, i]
+                row = project_offsets(L[:, i] - g / curvature[:, i, None], Y[:, i])
                 delta = (row - L[:, i]) * active
                 L[:, i] += delta
-                state = problem.sample_update(state, i, delta, *params)
+                S = S + K[:, :, i, None] * delta[:, None, :] / scale
         gap = problem.relative_gap(L, *params)
         if polish:
-            current = problem.active(L) > 0
+            current = problem.active(L, *params) > 0
             settled = (
                 torch.zeros_like(done) if support is None else (current == support).all(-1).all(-1)
             )
@@ -72,11 +94,14 @@ def _epochs(problem, params, options: SolverOptions, warm_start: Tensor | None):
             tried = torch.where(selected[:, None, None], current, tried)
             L, gap, accepted = polish_tasks(problem, L, gap, params, selected, options)
             if bool(accepted.any()):
-                state = problem.sample_state(L, *params)
-            support = problem.active(L) > 0
+                S = problem.scores(L, K, lam2)
+            support = problem.active(L, *params) > 0
         newly = ~done & (gap <= options.tol)
         n_iter = torch.where(newly, torch.full_like(n_iter, epoch), n_iter)
         done = done | newly
+        better = ~done & (gap < best_gap) | newly  # the best point of the unfinished tasks
+        best = torch.where(better[:, None, None], L, best)
+        best_gap = torch.where(better, gap, best_gap)
         if bool(done.all()):
             break
-    return L, gap, n_iter, done
+    return best, best_gap, n_iter, done

@@ -17,14 +17,16 @@ that exceed ``lam1`` there (:data:`GROWTH`).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from sparselayers.solvers.apg import SolverOptions, solve_apg
-from sparselayers.solvers.batching import run_on_flat_tasks
+from sparselayers.ops.gather import take_columns
+from sparselayers.problems.svm_features import GroupLassoSVMDual
+from sparselayers.solvers.apg import solve_apg
+from sparselayers.solvers.batching import Live, Results, rows
+from sparselayers.solvers.options import SolverOptions
 from sparselayers.solvers.polish import polish_tasks
 
 MIN_SIZE = 32
@@ -43,85 +45,75 @@ POLISH_STEPS = 1
 """Newton steps of that polish: from a point on the right face one step reaches ``POLISH_TOL``;
 on a wrong face further steps were wasted (a third of the forward on 5-shot, m = 1,600)."""
 
+POLISH_BUDGET = 1e8
+"""Above this many multiply-adds per task, forming the reduced Hessian for a Newton polish costs
+more than the solve itself. Counted as ``(n k)² s`` with ``s`` the columns of the working set
+(the Hessian is formed on the active rows and columns only, about half of that on the benchmark
+heads): 6.5e7 for 5-shot 5-way at m = 16,000 (polished), 6e8 for 15-shot (not polished)."""
+
 Result = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
-@dataclass(frozen=True)
-class ColumnWorkingSetSolver:
-    """Accelerated projected gradient (with the Newton polish) on working sets of columns,
-    certified by the duality gap of the whole problem; for ``GroupLassoSVMDual``."""
-
-    options: SolverOptions
-
-    def __call__(self, problem, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
-        problem.validate(*params)  # values included (NaN/Inf in one pass over F)
-        with torch.no_grad():
-            return run_on_flat_tasks(_working_sets, problem, params, self.options, warm_start)
-
-
-def _working_sets(problem, params, options: SolverOptions, warm_start: Tensor | None) -> Result:
+def solve_column_working_sets(
+    problem: GroupLassoSVMDual,
+    params: tuple[Tensor, ...],
+    options: SolverOptions,
+    warm_start: Tensor | None,
+) -> Result:
+    """The feature-form dual ``(F (T, n, m), Y (T, n, k), lam1 (T,), lam2 (T,))`` by working
+    sets of columns, on flattened tasks; same contract as ``fista_loop``."""
     F, Y, lam1, lam2 = params
     T, n, m = F.shape
     k = Y.shape[-1]
     if warm_start is None:
-        L = problem.initial(*params)
-        reference = (1 - Y) / (k - 1)
+        L = problem.initial(*params)  # offsets A = Y - Λ
+        reference = Y - (1 - Y) / (k - 1)
     else:
         L = reference = warm_start.clone()
-    norms = problem.column_norms(reference, F, Y)
+    norms = problem.column_norms(reference, F)
     violating = int((norms > lam1[:, None]).sum(-1).max())
     size = min(m, max(MIN_SIZE, int(GROWTH * violating)))
-    out_L = L.clone()
-    out_gap = torch.full((T,), math.inf, dtype=F.dtype, device=F.device)
-    out_iter = torch.zeros(T, dtype=torch.int64, device=F.device)
-    out_done = torch.zeros(T, dtype=torch.bool, device=F.device)
-    live = torch.arange(T, device=F.device)
-    n_iter = torch.zeros(T, dtype=torch.int64, device=F.device)
+    out = Results(L.clone())
+    zeros = torch.zeros(T, dtype=torch.int64, device=F.device)
+    live = Live(
+        torch.arange(T, device=F.device), L=L, F=F, Y=Y, lam1=lam1, lam2=lam2, n_iter=zeros,
+        norms=norms,
+    )  # fmt: skip
     while True:
-        budget = replace(options, max_iter=max(1, options.max_iter - int(n_iter.max())))
+        budget = replace(options, max_iter=max(1, options.max_iter - int(live.n_iter.max())))
+        whole = (live.F, live.Y, live.lam1, live.lam2)
         if size == m:
-            L, gap, iterations = _solve(problem, (F, Y, lam1, lam2), budget, L)
-            n_iter = n_iter + iterations
+            live.L, gap, iterations = _solve(problem, whole, budget, live.L)
+            live.n_iter = live.n_iter + iterations
             finished, leaving = gap <= options.tol, torch.ones_like(gap, dtype=torch.bool)
         else:
             # Unsorted: ordering the top quarter of 16,000 columns cost 7x more than selecting it.
-            order = norms.topk(size, dim=-1, sorted=False).indices
-            F_S = torch.gather(F, -1, order.unsqueeze(-2).expand(-1, n, -1))
-            L, gap, iterations = _solve(problem, (F_S, Y, lam1, lam2), budget, L)
-            n_iter = n_iter + iterations
+            order = live.norms.topk(size, dim=-1, sorted=False).indices
+            on_set = (take_columns(live.F, order), *whole[1:])
+            live.L, gap, iterations = _solve(problem, on_set, budget, live.L)
+            live.n_iter = live.n_iter + iterations
             # Without active columns outside S, the gap on S is the gap of the whole problem (the
             # other columns have W_j = 0 and add nothing to either objective); with some, the
             # gap of the whole problem decides whether the working set grows.
-            norms = problem.column_norms(L, F, Y)
+            live.norms = norms = problem.column_norms(live.L, live.F)
             outside = torch.ones_like(norms, dtype=torch.bool).scatter(-1, order, False)
-            violated = ((norms > lam1[:, None]) & outside).any(-1)
+            violated = ((norms > live.lam1[:, None]) & outside).any(-1)
             if bool(violated.any()):
                 index = violated.nonzero().squeeze(-1)
-                sub = (L[index], F[index], Y[index], lam1[index], lam2[index])
+                sub = rows(index, live.L, *whole)
                 gap = gap.index_copy(0, index, problem.relative_gap(*sub))
             finished = gap <= options.tol
-            leaving = finished | (n_iter >= options.max_iter)
-        if bool(leaving.any()):
-            index = live[leaving]
-            out_L[index] = L[leaving]
-            out_gap[index] = gap[leaving]
-            out_iter[index] = n_iter[leaving]
-            out_done[index] = finished[leaving]
-            staying = ~leaving
-            if not bool(staying.any()):
-                break
-            live, L, F, Y = live[staying], L[staying], F[staying], Y[staying]
-            lam1, lam2, n_iter, norms = (
-                lam1[staying],
-                lam2[staying],
-                n_iter[staying],
-                norms[staying],
-            )
+            leaving = finished | (live.n_iter >= options.max_iter)
+        live.retire(leaving, out, B=live.L, gap=gap, n_iter=live.n_iter, done=finished)
+        if not len(live):
+            break
         size = min(m, 2 * size)
-    return out_L, out_gap, out_iter, out_done
+    return out.astuple()
 
 
-def _solve(problem, params, options: SolverOptions, L: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _solve(
+    problem: GroupLassoSVMDual, params, options: SolverOptions, L: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """Accelerated projected gradient to ``options.tol``, then one Newton polish on the faces
     reached, accepted only where it certifies ``POLISH_TOL``: an exact solution on its face, so
     that the implicit gradients are exact too.
@@ -132,12 +124,14 @@ def _solve(problem, params, options: SolverOptions, L: Tensor) -> tuple[Tensor, 
     (gradients then match the references to ~1e-6), while from a gap of 1e-4 the face is not
     identified yet and the candidate was rejected on every benchmark head (costing up to a
     fifth of the solve); the gradients are then those of the inexact face (7-11 % off on the
-    benchmark heads). Heads whose Hessian exceeds ``problem.polish_budget`` are not polished.
+    benchmark heads). Heads whose Hessian exceeds :data:`POLISH_BUDGET` are not polished.
     """
     plain = replace(options, polish_steps=0)
     L, gap, iterations, _ = solve_apg(problem, params, plain, L, warn=False)
     polish = options.polish_steps > 0 and options.tol <= POLISH_TOL
-    if polish and problem.can_polish(*params):
+    F, Y = params[0], params[1]
+    affordable = (F.shape[-2] * Y.shape[-1]) ** 2 * F.shape[-1] <= POLISH_BUDGET
+    if polish and affordable:
         tight = replace(options, tol=min(options.tol, POLISH_TOL), polish_steps=POLISH_STEPS)
         L, gap, _ = polish_tasks(problem, L, gap, params, gap <= options.tol, tight)
     return L, gap, iterations

@@ -23,10 +23,12 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
+from sparselayers.ops.gather import put_rows, take_columns, take_rows
 from sparselayers.ops.prox import group_norm
-from sparselayers.solvers.apg import SolverOptions, fista_loop
-from sparselayers.solvers.batching import Results, rows, run_on_flat_tasks
-from sparselayers.solvers.lasso import solve_lasso
+from sparselayers.problems.group_lasso import GroupLasso
+from sparselayers.solvers.apg import fista_loop
+from sparselayers.solvers.batching import Live, Outputs, Results, rows
+from sparselayers.solvers.options import SolverOptions
 
 INITIAL_SIZE = 8
 """Groups in the first working set (all of them when ``m`` is not larger)."""
@@ -42,106 +44,77 @@ MAX_ROUNDS = 10
 """Working sets tried before the tasks left are solved on all groups."""
 
 
-def solve_working_set(
-    problem,
+def solve_working_sets(
+    problem: GroupLasso,
     params: tuple[Tensor, ...],
     options: SolverOptions,
-    warm_start: Tensor | None = None,
+    warm_start: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Group Lasso ``(F, Y, lam)`` by working sets, or for one output (the Lasso) by
-    ``solvers/lasso.py``; same contract as ``solve_apg``.
-
-    Tasks with ``lam = 0`` (dense least squares, no sparsity to exploit) make the whole batch
-    fall back to proximal gradient on all groups (as does an empty batch).
-    """
-    return run_on_flat_tasks(_working_set, problem, params, options, warm_start)
-
-
-def _working_set(problem, params, options, warm_start):
+    """The group Lasso ``(F (T, n, m), Y (T, n, k), lam (T,))`` by working sets, on flattened
+    tasks; same contract as ``fista_loop``. A batch with a task at ``lam = 0`` (dense least
+    squares, no sparsity to exploit) goes to proximal gradient on all groups whole."""
     F, Y, lam = params
     T, n, m = F.shape
     if T == 0 or not bool((lam > 0).all()):
         return fista_loop(problem, params, options, warm_start)
-    if Y.shape[-1] == 1:
-        return solve_lasso(problem, params, options, warm_start)
-    B = problem.initial(*params) if warm_start is None else warm_start.detach()
-    B0 = B
-    out = Results(B)
-    deferred: list[Tensor] = []  # tasks handed to proximal gradient on all groups, at the end
-    spent = torch.zeros(T, dtype=torch.int64, device=F.device)  # their iterations until then
-    # Per-task state of the tasks still in the loop (``live`` indexes them in the batch).
+    B0 = problem.initial(*params) if warm_start is None else warm_start.detach()
+    out = Results(B0)
+    # Tasks handed to proximal gradient on all groups, at the end, with their iterations.
+    deferred = Outputs(
+        spent=torch.zeros(T, dtype=torch.int64, device=F.device),
+        handed=torch.zeros(T, dtype=torch.bool, device=F.device),
+    )
     zeros = torch.zeros(T, dtype=torch.int64, device=F.device)
-    tasks = {
-        "live": torch.arange(T, device=F.device),
-        "F": F,
-        "Y": Y,
-        "lam": lam,
-        "B": B,
-        "n_iter": zeros,
-        "strikes": zeros,  # working sets left unsolved within their budget
-    }
+    # ``strikes``: working sets left unsolved within their budget.
+    live = Live(
+        torch.arange(T, device=F.device), F=F, Y=Y, lam=lam, B=B0, n_iter=zeros, strikes=zeros,
+        correlations=None,
+    )  # fmt: skip
     size = min(m, INITIAL_SIZE)
     per_round = replace(options, max_iter=min(options.max_iter, ROUND_ITERATIONS))
     for rounds in itertools.count(1):
-        t = tasks
-        correlations = None
+        live.correlations = None
         if rounds > 1 or warm_start is not None or size < m:
-            gap, correlations = problem.gap_and_correlations(t["B"], t["F"], t["Y"], t["lam"])
+            gap, live.correlations = problem.gap_and_correlations(live.B, live.F, live.Y, live.lam)
             finished = gap <= options.tol
-            if bool(finished.any()):
-                done = _keep(t, finished)
-                out.write(done["live"], done["B"], gap[finished], done["n_iter"], True)
-                t, correlations = _keep(t, ~finished), correlations[~finished]
-                if t["live"].numel() == 0:
-                    break
-        active = group_norm(t["B"]) > 0
-        counts = active.sum(-1)
+            live.retire(finished, out, B=live.B, gap=gap, n_iter=live.n_iter, done=True)
+            if not len(live):
+                break
         # Tasks whose working sets were left unsolved within budget (dense supports,
         # correlation) leave for proximal gradient on all groups (after the loop, one batch).
-        hard = t["strikes"] >= STRIKES
+        hard = live.strikes >= STRIKES
         if rounds > MAX_ROUNDS:
             hard = torch.ones_like(hard)
-        if bool(hard.any()):
-            deferred.append(t["live"][hard])
-            spent[t["live"][hard]] = t["n_iter"][hard]
-            kept = ~hard
-            t, active, counts = _keep(t, kept), active[kept], counts[kept]
-            correlations = None if correlations is None else correlations[kept]
-            if t["live"].numel() == 0:
-                break
-        size = max(size, int(counts.max()))
-        sub = (t["F"], t["Y"], t["lam"])
-        if size >= m:  # the working set is everything: the last round
-            B, gap, iterations, finished = fista_loop(problem, sub, per_round, t["B"])
-            n_iter = t["n_iter"] + iterations
-            out.write(t["live"][finished], B[finished], gap[finished], n_iter[finished], True)
-            if not bool(finished.all()):
-                deferred.append(t["live"][~finished])
-                spent[t["live"][~finished]] = n_iter[~finished]
+        live.retire(hard, deferred, spent=live.n_iter, handed=True)
+        if not len(live):
             break
-        order = torch.where(active, torch.inf, correlations).topk(size, dim=-1).indices
-        F_W = torch.gather(t["F"], -1, order.unsqueeze(-2).expand(-1, n, -1))
-        slots = order.unsqueeze(-1).expand(-1, -1, t["B"].shape[-1])
+        active = group_norm(live.B) > 0
+        size = max(size, int(active.sum(-1).max()))
+        sub = (live.F, live.Y, live.lam)
+        if size >= m:  # the working set is everything: the last round
+            B, gap, iterations, finished = fista_loop(problem, sub, per_round, live.B)
+            n_iter = live.n_iter + iterations
+            index, left = live.index[finished], live.index[~finished]
+            out.write(index, B=B[finished], gap=gap[finished], n_iter=n_iter[finished], done=True)
+            deferred.write(left, spent=n_iter[~finished], handed=True)
+            break
+        order = torch.where(active, torch.inf, live.correlations).topk(size, dim=-1).indices
         B_W, _gap, iterations, solved = fista_loop(
-            problem, (F_W, t["Y"], t["lam"]), per_round, torch.gather(t["B"], -2, slots)
-        )
-        t["B"] = torch.zeros_like(t["B"]).scatter(-2, slots, B_W)
-        t["n_iter"] = t["n_iter"] + iterations
-        t["strikes"] = t["strikes"] + (~solved).to(torch.int64)
-        tasks = t
+            problem, (take_columns(live.F, order), live.Y, live.lam), per_round,
+            take_rows(live.B, order),
+        )  # fmt: skip
+        live.B = put_rows(live.B, order, B_W)
+        live.n_iter = live.n_iter + iterations
+        live.strikes = live.strikes + (~solved).to(torch.int64)
         size = min(m, 2 * size)
-    if deferred:
+    index = deferred.handed.nonzero().squeeze(-1)
+    if index.numel():
         # All the tasks handed over, in one batch (a proximal-gradient run costs about the same
         # for one task or many), from the caller's start rather than from the working sets'
         # solution (on the study's correlated designs up to 1.5x fewer iterations from there).
-        index = torch.cat(deferred)
-        sub = rows(index, *params)
-        start = B0.index_select(0, index)
-        X, X_gap, iterations, done = fista_loop(problem, sub, options, start)
-        out.write(index, X, X_gap, spent.index_select(0, index) + iterations, done)
+        X, X_gap, iterations, done = fista_loop(
+            problem, rows(index, *params), options, B0.index_select(0, index)
+        )
+        spent = deferred.spent.index_select(0, index)
+        out.write(index, B=X, gap=X_gap, n_iter=spent + iterations, done=done)
     return out.astuple()
-
-
-def _keep(tasks: dict[str, Tensor], mask: Tensor) -> dict[str, Tensor]:
-    index = mask.nonzero().squeeze(-1)
-    return {key: value.index_select(0, index) for key, value in tasks.items()}

@@ -9,7 +9,8 @@ from sklearn.linear_model import Lasso, MultiTaskLasso
 
 import sparselayers as sl
 from sparselayers.problems import GROUP_LASSO
-from sparselayers.solvers.apg import SolverOptions, solve_apg
+from sparselayers.solvers.apg import solve_apg
+from sparselayers.solvers.options import SolverOptions
 from tests.core.conftest import regression_problem
 
 

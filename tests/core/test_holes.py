@@ -140,3 +140,70 @@ def test_scales_of_empty_problems():
     labels = _labels((2,), 6)
     assert SF.svm_lambda1_max(torch.randn(2, 6, 0), labels, num_classes=3).tolist() == [0, 0]
     assert SF.ridge_scale(torch.randn(0, 6, 3)).shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("backward", ["implicit", "unroll"])
+@pytest.mark.parametrize("scale", [1e3, 1e6])
+def test_svm_head_converges_on_scaled_features(scale, backward, dtype):
+    """Features scaled by ``s``: the head is the unscaled one with ``lam2 / s²``, its weights
+    scale by ``1 / s`` and the dual sits within ``lam2 / s²`` of its vertex (which the solvers'
+    offsets ``Y - Λ`` resolve). Certified by the gap, equal scores, and far better than W = 0."""
+    g = torch.Generator().manual_seed(4)
+    F = torch.randn(3, 15, 40, generator=g, dtype=torch.float64)
+    labels = torch.arange(5).repeat(3).expand(3, 15)
+    scaled = sl.functional.group_lasso_svm_dual(
+        (scale * F).to(dtype), labels, 0.0, 1.0, num_classes=5, backward=backward
+    )
+    assert bool(scaled.converged.all()) and float(scaled.gap.max()) <= 1e-6
+    unscaled = sl.functional.group_lasso_svm_dual(
+        F, labels, 0.0, 1.0 / scale**2, num_classes=5, tol=1e-12
+    )
+    torch.testing.assert_close(
+        scale * scaled.weights.double(), unscaled.weights, rtol=2e-3, atol=2e-3 * scale
+    )
+    scores = (scale * F) @ scaled.weights.double().mT
+    Y = torch.nn.functional.one_hot(labels, 5).double()
+    hinge = ((scores + 1 - Y).amax(-1) - (scores * Y).sum(-1)).sum(-1)
+    assert bool((hinge < 0.1 * 15).all())  # W = 0 costs n = 15
+
+
+def test_a_tol_float32_cannot_certify_is_raised_with_a_warning():
+    g = torch.Generator().manual_seed(6)
+    F = torch.relu(torch.randn(4, 25, 400, generator=g) + 0.3) / 20
+    labels = torch.arange(5).repeat(5).expand(4, 25)
+    default = sl.functional.group_lasso_svm_dual(F, labels, 0.0, 1.0, num_classes=5)
+    with pytest.warns(RuntimeWarning, match="below the relative duality gap that float32"):
+        tight = sl.functional.group_lasso_svm_dual(F, labels, 0.0, 1.0, num_classes=5, tol=1e-9)
+    assert bool(tight.converged.all()) and int(tight.n_iter.max()) < 1000
+    assert float(tight.gap.max()) <= max(float(default.gap.max()), 4.8e-7)
+    with pytest.warns(RuntimeWarning, match="float32 can certify"):
+        sl.functional.group_lasso(F[..., :10], F[..., 0], 0.1, relative=True, tol=1e-9)
+
+
+def test_proximal_gradient_returns_its_best_point_when_out_of_iterations():
+    """FISTA is not monotone: a task that runs out of iterations returns the iterate of
+    smallest gap among those checked, not the last one."""
+    from sparselayers.problems import GROUP_LASSO
+    from sparselayers.solvers.apg import fista_loop
+    from sparselayers.solvers.options import SolverOptions
+
+    g = torch.Generator().manual_seed(8)
+    F = torch.randn(16, 30, 60, generator=g, dtype=torch.float64)
+    Y = torch.randn(16, 30, 2, generator=g, dtype=torch.float64)
+    lam = 0.05 * GROUP_LASSO.lambda_max(F, Y)
+    options = SolverOptions(tol=1e-14, max_iter=200, check_every=1, polish_steps=0)
+    B, gap, _, done = fista_loop(GROUP_LASSO, (F, Y, lam), options, None)
+    assert not bool(done.any())
+    # every checked iterate's gap, recomputed along the same run
+    best = torch.full_like(gap, torch.inf)
+    for it in range(1, 201):
+        X, _, _, _ = fista_loop(
+            GROUP_LASSO, (F, Y, lam), SolverOptions(tol=1e-14, max_iter=it, polish_steps=0,
+            check_every=it), None,
+        )  # fmt: skip
+        last = GROUP_LASSO.relative_gap(X, F, Y, lam)
+        best = torch.minimum(best, last)
+    assert bool((best < last).any())  # the last iterate is not the best for some task
+    torch.testing.assert_close(gap, best)
+    torch.testing.assert_close(GROUP_LASSO.relative_gap(B, F, Y, lam), gap)

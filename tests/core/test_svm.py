@@ -70,7 +70,7 @@ def test_dual_is_on_the_simplex_and_links_to_the_primal():
     torch.testing.assert_close(sol.dual.sum(-1), torch.ones(4, 15, dtype=torch.float64))
     Y = torch.nn.functional.one_hot(labels, 3).double()
     lam = torch.full((4,), 0.3, dtype=torch.float64)
-    torch.testing.assert_close(sol.weights, primal_weights(sol.dual, F, Y, lam, lam + 0.4))
+    torch.testing.assert_close(sol.weights, primal_weights(Y - sol.dual, F, lam, lam + 0.4))
     assert bool((sol.gap <= 1e-10).all())
     # The gap shrinks as the tolerance is tightened.
     loose = sl.functional.group_lasso_svm_dual(F, labels, 0.3, 0.7, num_classes=3, tol=1e-2)
@@ -207,14 +207,15 @@ def wide_problem(tasks=(2,), n=12, m=300, k=3, seed=4):
 def full_problem_solution(F, labels, lam1, lam2, k, tol):
     """Reference: accelerated projected gradient on all columns (no working set)."""
     from sparselayers.problems import GROUP_LASSO_SVM
-    from sparselayers.solvers.apg import SolverOptions, solve_apg
+    from sparselayers.solvers.apg import solve_apg
+    from sparselayers.solvers.options import SolverOptions
 
     Y = torch.nn.functional.one_hot(labels, k).to(F.dtype)
     lam = torch.full(F.shape[:-2], lam1, dtype=F.dtype)
     params = (F, Y, lam, torch.full_like(lam, lam2))
     L, gap, _, done = solve_apg(GROUP_LASSO_SVM, params, SolverOptions(tol=tol, max_iter=10**5))
     assert bool(done.all())
-    return primal_weights(L, F, Y, lam, torch.full_like(lam, lam2))
+    return primal_weights(L, F, lam, torch.full_like(lam, lam2))  # L: the offsets Y - Λ
 
 
 @pytest.mark.parametrize("warm", [False, True])
@@ -300,14 +301,14 @@ def test_low_rank_hessian_term_from_face_rows_or_class_blocks():
     """The reduced Hessian's low-rank term ``(P U)(P U)^T`` is built from the face rows or from
     the upper class blocks of ``U U^T``, whichever is cheaper: both equal the dense product, on
     faces of every size (vertices, edges, whole simplices)."""
-    from sparselayers.ops.structured import block_diagonal
-    from sparselayers.problems.svm_dual import (
-        _face_projectors,
+    from sparselayers.ops.face_low_rank import (
         _low_rank_by_class_blocks,
         _low_rank_on_face_rows,
-        _low_rank_on_faces,
+        low_rank_on_faces,
     )
-    from sparselayers.problems.svm_scores import active_columns
+    from sparselayers.ops.gather import active_first
+    from sparselayers.ops.structured import block_diagonal
+    from sparselayers.problems.simplex_faces import face_mask, face_projectors
 
     g = torch.Generator().manual_seed(3)
     T, n, k, s = 3, 7, 4, 11
@@ -317,16 +318,17 @@ def test_low_rank_hessian_term_from_face_rows_or_class_blocks():
     L = L * (torch.rand(T, n, k, generator=g) < 0.5)
     L[..., 0] += 0.1  # every row on a face of 1 to k coordinates
     L = L / L.sum(-1, keepdim=True)
-    P = _face_projectors(L)
+    mask = (L > 0).to(L.dtype)  # the faces of Λ = L
+    P = face_projectors(mask)
     PU = block_diagonal(P) @ (F.unsqueeze(-2) * u.unsqueeze(-3)).reshape(T, n * k, s)
     expected = PU @ PU.mT
-    on = (L > 0).flatten(-2)
-    (order,) = active_columns(on, torch.arange(n * k).expand(T, 1, n * k))
+    order, _keep = active_first((L > 0).flatten(-2))
     assert 0 < order.shape[-1] < n * k
+    assert bool((face_mask(1 - L, torch.ones_like(L)) == mask).all())
     for H in (
-        _low_rank_on_face_rows(L, F, u, order[..., 0, :]),
+        _low_rank_on_face_rows(mask, F, u, order),
         _low_rank_by_class_blocks(P, F, u),
-        _low_rank_on_faces(L, P, F, u),
+        low_rank_on_faces(mask, P, F, u),
     ):
         torch.testing.assert_close(H, expected, rtol=1e-12, atol=1e-12)
 

@@ -14,7 +14,7 @@ import sparselayers.solvers.homotopy as homotopy
 import sparselayers.solvers.lasso as lasso
 import sparselayers.solvers.working_set as working_set
 from sparselayers.backward.implicit import _solve_support_system
-from sparselayers.ops.support_solve import solve_gathered, solve_on_support
+from sparselayers.ops.support_solve import solve_masked
 from sparselayers.problems import GROUP_LASSO
 from sparselayers.solvers.active_set import lasso_active_set
 from sparselayers.solvers.homotopy import lasso_path
@@ -188,7 +188,7 @@ def test_support_system_equals_the_full_size_system(k):
     v = GROUP_LASSO.project(B, torch.randn(B.shape, dtype=B.dtype))
     flat = (*B.shape[:-2], -1)
     A = GROUP_LASSO.reduced_hessian(B, F, Y, lam)
-    full = solve_on_support(A, GROUP_LASSO.active(B).reshape(flat), v.reshape(flat))
+    full = solve_masked(A, GROUP_LASSO.active(B).reshape(flat), v.reshape(flat))
     compact = _solve_support_system(GROUP_LASSO, B, v, (F, Y, lam))
     torch.testing.assert_close(compact, full.reshape(B.shape), rtol=1e-10, atol=1e-12)
 
@@ -206,7 +206,7 @@ def test_gathered_solve_falls_back_to_minimum_norm_on_singular_blocks():
     )
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
     v = torch.tensor([[2.0, 2.0, 5.0], [2.0, 3.0, 5.0]], dtype=torch.float64)
-    z = solve_gathered(A, mask, v)
+    z = solve_masked(A, mask, v)
     # Task 0: a singular active block, minimum-norm solution; task 1: the plain solve.
     torch.testing.assert_close(
         z, torch.tensor([[1.0, 1.0, 0.0], [1.0, 3.0, 0.0]], dtype=torch.float64)

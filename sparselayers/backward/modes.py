@@ -1,0 +1,66 @@
+"""The backward modes: ``backward=`` is parsed once into one of these, and solves through it.
+
+- ``"implicit"``, :class:`Implicit`: the table's forward solver (``solvers/table.py``) without
+  autograd, then implicit differentiation on the active set (``implicit.py``);
+- ``"unroll"``, :class:`Unroll`: FISTA with autograd on (``solvers/apg.py``), differentiated
+  through its iterations;
+- ``"cvxpy"``, :class:`Reference`: cvxpy / SCS, differentiated by diffcp (``reference.py``);
+  float64 on the CPU only.
+
+All three return ``(X, gap, n_iter, converged)`` per task and warn, with the gap reached, when a
+task misses ``tol``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from torch import Tensor
+
+from sparselayers.backward.implicit import ImplicitSolve
+from sparselayers.backward.reference import reference_solve
+from sparselayers.solvers.apg import solve_apg
+from sparselayers.solvers.table import ForwardSolver
+
+Backward = Literal["implicit", "unroll", "cvxpy"]
+"""The values of the ``backward=`` argument of every layer and functional form."""
+
+Result = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class Implicit:
+    """The forward solver without autograd, then implicit differentiation of its solution."""
+
+    def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
+        return ImplicitSolve.apply(solver, warm, *params)
+
+
+@dataclass(frozen=True)
+class Unroll:
+    """FISTA with autograd on (no Newton polish): gradients are those of the iterations."""
+
+    def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
+        solver.problem.validate(*params)
+        return solve_apg(solver.problem, params, solver.options, warm, differentiable=True)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The problem in cvxpy, differentiated by diffcp: the float64 CPU reference."""
+
+    def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
+        return reference_solve(solver.problem, params, solver.options.tol)
+
+
+Mode = Implicit | Unroll | Reference
+
+MODES: dict[str, Mode] = {"implicit": Implicit(), "unroll": Unroll(), "cvxpy": Reference()}
+
+
+def parse_backward(backward: Backward) -> Mode:
+    """The mode of ``backward``; a ``ValueError`` naming the argument for anything else."""
+    if not isinstance(backward, str) or backward not in MODES:
+        raise ValueError(f"backward must be one of {get_args(Backward)}, got {backward!r}")
+    return MODES[backward]
