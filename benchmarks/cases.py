@@ -9,7 +9,10 @@ is one way to solve it (a backward mode of our layer, a baseline, or the matmul 
 - ``variants``: k > 1 (MultiTaskLasso), float64 (adds the cvxpy reference mode), other λ/λ_max;
 - ``ridge``, ``l21``: the other layers, every backward mode;
 - ``sweep-T``, ``sweep-n``, ``sweep-m``: one axis varies, for the log-log scaling plots;
-- ``svm``: the group-lasso SVM head (meta-learning) against MetaOptNet's qpth head.
+- ``svm``: the group-lasso SVM head (meta-learning) at several λ1/λ1_max, and MetaOptNet's
+  Crammer–Singer head (λ1 = 0, dual kernel ``K + 1.0·I``, i.e. the exact CS-SVM on the
+  features ``[F, I_n]``: ``dual_ridge = 1``), solved by our head with ``dual_ridge=1.0`` and by
+  qpth as MetaOptNet solves it: the same QP in the same case.
 
 The sizes come from the active profile (``profiles.py``); the methods that apply to a problem are
 decided here, once.
@@ -28,6 +31,8 @@ SVM_TOL = 1e-4
 """Relative duality gap of the SVM head (the issue's setting)."""
 SVM_LAM2 = 10.0
 """Ridge weight of the SVM head: λ2 = 1 / C with MetaOptNet's C_reg = 0.1."""
+METAOPTNET_DUAL_RIDGE = 1.0
+"""What MetaOptNet's ``MetaOptNetHead_SVM_CS`` adds to the kernel of its dual QP (``K + 1.0·I``)."""
 UNROLL_MAX_FEATURES = 256
 """Largest m on which the unrolled backward is measured in the sweeps (its graph grows as
 iterations × T × m)."""
@@ -43,6 +48,9 @@ class Problem:
         k: outputs (classes for the SVM; ``k = 1`` gives vector targets).
         dtype: ``float32`` or ``float64``.
         lam: λ / λ_max (for the SVM: λ1 / λ1_max, see ``data.svm_data``).
+        dual_ridge: ``c`` added to the kernel of the SVM dual (``K + c I``, the head on the
+            features ``[F, √c I_n]``); ``METAOPTNET_DUAL_RIDGE`` is MetaOptNet's problem. Only
+            for ``svm`` with ``lam = 0``; 0 (the plain head) everywhere else.
     """
 
     layer: str
@@ -52,11 +60,20 @@ class Problem:
     k: int
     dtype: str
     lam: float
+    dual_ridge: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.dual_ridge >= 0:
+            raise ValueError(f"dual_ridge must be >= 0, got {self.dual_ridge!r}")
+        if self.dual_ridge and (self.layer != "svm" or self.lam != 0):
+            raise ValueError("dual_ridge is MetaOptNet's SVM head: layer 'svm' with lam = 0 only")
 
     @property
     def id(self) -> str:
-        """Readable, unique id, e.g. ``group_lasso-T64-n50-m256-k1-float32-lam0.1``."""
-        return f"{self.layer}-T{self.T}-n{self.n}-m{self.m}-k{self.k}-{self.dtype}-lam{self.lam:g}"
+        """Readable, unique id, e.g. ``group_lasso-T64-n50-m256-k1-float32-lam0.1``; MetaOptNet's
+        problem ends in ``-dualridge1``."""
+        base = f"{self.layer}-T{self.T}-n{self.n}-m{self.m}-k{self.k}-{self.dtype}-lam{self.lam:g}"
+        return f"{base}-dualridge{self.dual_ridge:g}" if self.dual_ridge else base
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ METHODS: dict[str, Method] = {
             True,
         ),
         Method("sklearn", "scikit-learn Lasso / MultiTaskLasso loop", "baseline", False),
-        Method("qpth", "MetaOptNet Crammer-Singer head (qpth, maxIter=15)", "baseline", True),
+        Method("qpth", "MetaOptNet CS head, K + I (qpth, maxIter=15)", "baseline", True),
         Method("floor", "floor: one batched matmul F^T Y", "floor", False),
     )
 }
@@ -124,12 +141,12 @@ def suites(profile: Profile) -> dict[str, list[Problem]]:
     p = profile
     mv = p.variant_features
     T0, n0, m0 = p.sweep_center
-    svm = [
-        Problem("svm", p.svm_tasks, p.svm_ways * shot, m, p.svm_ways, "float32", frac)
-        for shot in p.svm_shots
-        for m in p.svm_features
-        for frac in p.svm_lam1_fracs
-    ]
+    svm = []
+    for shot in p.svm_shots:
+        for m in p.svm_features:
+            size = (p.svm_tasks, p.svm_ways * shot, m, p.svm_ways, "float32")
+            svm += [Problem("svm", *size, frac) for frac in p.svm_lam1_fracs]
+            svm.append(Problem("svm", *size, 0.0, dual_ridge=METAOPTNET_DUAL_RIDGE))
     return {
         "headline": [_group_lasso(p.tasks, p.samples, m) for m in p.features],
         "variants": [_group_lasso(p.tasks, p.samples, mv, k=k) for k in p.classes]
@@ -155,11 +172,12 @@ def methods_for(problem: Problem, profile: Profile) -> list[str]:
         extra = ["sl-cvxpy"] if problem.dtype == "float64" else []
         return ["sl-implicit", "sl-unroll", *extra, "floor"]
     if problem.layer == "svm":
+        if problem.dual_ridge:
+            # MetaOptNet's QP (K + I): our head with dual_ridge and qpth solve the same problem.
+            return ["sl-implicit", "qpth", "floor"]
         names = ["sl-implicit"]
         if problem.m == min(profile.svm_features):
             names.append("sl-unroll")
-        if problem.lam == 0:
-            names.append("qpth")  # MetaOptNet's head has no group-lasso term
         return [*names, "floor"]
     names = ["sl-implicit"]
     if problem.m <= UNROLL_MAX_FEATURES:

@@ -3,20 +3,26 @@
 Regression (group Lasso, ridge): per task, ``F ~ N(0, 1)`` ``(n, m)``, a ground truth with
 ``max(1, m // 8)`` active features at random positions, and ``Y = F W* + noise`` at a 0.1
 noise-to-signal norm ratio (the paper's protocol). λ is ``lam · λ_max`` per task, computed in
-float64 and detached. SVM: ``k`` classes of ``n / k`` samples, features ``(μ_y + ε) / sqrt(m)``
-with Gaussian class means ``μ``.
+float64 and detached, with the library's public scales (``sl.functional.group_lasso_lambda_max``,
+``sl.functional.ridge_scale``). SVM: ``k`` classes of ``n / k`` samples, features
+``(μ_y + ε) / sqrt(m)`` with Gaussian class means ``μ``; ``λ1 = lam · λ1_max`` with the *exact*
+``λ1_max`` of ``sl.functional.svm_lambda1_max`` (the smallest λ1 giving ``W = 0``, averaged over
+the batch's tasks; see :data:`LAM1_MAX_TOL`). Earlier results divided by an upper bound of
+λ1_max (the uniform dual point), 1.2–1.3× the exact value on the quick sizes, so the same
+fraction meant a larger λ1 there: their ``λ1 / λ1_max`` are not comparable with these. The
+MetaOptNet problems (``dual_ridge > 0``, ``lam = 0``) share the data of the plain heads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import torch
 from torch import Tensor
 
+import sparselayers as sl
 from benchmarks.cases import SVM_LAM2, Problem
-from sparselayers.problems import GROUP_LASSO, RIDGE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -67,37 +73,52 @@ def regression_data(problem: Problem) -> RegressionData:
     dtype = DTYPES[problem.dtype]
     F, Y = F.to(dtype), (signal + noise).to(dtype)
     F64, Y64 = F.double(), Y.double()
-    scale = RIDGE if problem.layer == "ridge" else GROUP_LASSO
-    lam = problem.lam * scale.lambda_max(F64, Y64)
+    if problem.layer == "ridge":
+        scale = sl.functional.ridge_scale(F64)
+    else:
+        scale = sl.functional.group_lasso_lambda_max(F64, Y64)
+    lam = problem.lam * scale
     shape = (T, m) if k == 1 else (T, k, m)
     cotangent = torch.randn(shape, generator=g, dtype=torch.float64)
     targets = Y[..., 0] if k == 1 else Y
     return RegressionData(features=F, targets=targets, lam=lam, cotangent=cotangent)
 
 
-def svm_lam1_max(features: Tensor, labels: Tensor, k: int) -> Tensor:
-    """Upper bound of the smallest λ1 giving ``W = 0``, per task ``(T,)``.
-
-    ``W = 0`` is optimal iff some Λ with rows on the simplex and ``Λ[i, y_i] = 0`` has
-    ``max_j ||(Y - Λ)^T F[:, j]|| <= λ1`` (the hinge's subgradient at 0); the uniform Λ (mass
-    ``1 / (k - 1)`` off the label) gives this bound, so ``lam1 >= 1`` surely gives ``W = 0``.
-    """
-    Y = torch.nn.functional.one_hot(labels, k).to(torch.float64)
-    uniform = (1 - Y) / (k - 1)
-    correlation = (Y - uniform).mT @ features.double()  # (T, k, m)
-    return correlation.norm(dim=-2).amax(-1)
+LAM1_MAX_TOL = 1e-2
+"""Relative duality gap to which ``sl.functional.svm_lambda1_max`` is solved here. It returns a
+certified upper bound, within about this fraction of the exact λ1_max (0.4 % above the value at
+tol = 1e-3 for n = 25, m = 16,000). Even so it is the costliest step of the SVM data: about 1–2
+minutes per size at m = 16,000 on one core (the library's default 1e-4 takes several times
+longer), once per process, for a scale that only sets λ1 / λ1_max."""
 
 
-@lru_cache(maxsize=8)
-def svm_data(problem: Problem) -> SvmData:
-    """Data of an ``svm`` problem: balanced classes (``n / k`` shots), deterministic."""
-    g = torch.Generator().manual_seed(4321 + 7 * problem.n + 131 * problem.m + problem.k)
-    T, n, m, k = problem.T, problem.n, problem.m, problem.k
+@cache
+def _svm_samples(T: int, n: int, m: int, k: int, dtype: str) -> tuple[Tensor, Tensor, Tensor]:
+    """``(features, labels, cotangent)`` of one SVM size, shared by its problems (every λ1
+    fraction and MetaOptNet's problem solve the same tasks)."""
+    g = torch.Generator().manual_seed(4321 + 7 * n + 131 * m + k)
     labels = torch.arange(k).repeat_interleave(n // k).expand(T, n).contiguous()
     means = torch.randn(T, k, m, generator=g, dtype=torch.float64)
     noise = torch.randn(T, n, m, generator=g, dtype=torch.float64)
     F64 = (torch.gather(means, 1, labels[..., None].expand(T, n, m)) + noise) / m**0.5
-    features = F64.to(DTYPES[problem.dtype])
-    lam1 = problem.lam * float(svm_lam1_max(features, labels, k).mean())
     cotangent = torch.randn(T, k, m, generator=g, dtype=torch.float64)
+    return F64.to(DTYPES[dtype]), labels, cotangent
+
+
+@cache
+def mean_lambda1_max(T: int, n: int, m: int, k: int, dtype: str) -> float:
+    """Mean over the tasks of the exact λ1_max (``sl.functional.svm_lambda1_max``, the smallest
+    λ1 with ``W = 0``) of one SVM size; computed once per process (an iterative solve)."""
+    features, labels, _ = _svm_samples(T, n, m, k, dtype)
+    # In the data's dtype: float32 resolves a 1e-2 gap, and is the faster pass over F.
+    lam1_max = sl.functional.svm_lambda1_max(features, labels, num_classes=k, tol=LAM1_MAX_TOL)
+    return float(lam1_max.mean())
+
+
+def svm_data(problem: Problem) -> SvmData:
+    """Data of an ``svm`` problem: balanced classes (``n / k`` shots), deterministic;
+    ``lam1 = problem.lam · λ1_max`` (0 without computing λ1_max when ``problem.lam = 0``)."""
+    size = (problem.T, problem.n, problem.m, problem.k, problem.dtype)
+    features, labels, cotangent = _svm_samples(*size)
+    lam1 = problem.lam * mean_lambda1_max(*size) if problem.lam > 0 else 0.0
     return SvmData(features=features, labels=labels, lam1=lam1, lam2=SVM_LAM2, cotangent=cotangent)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from benchmarks import tables
 from benchmarks.cases import REGRESSION_TOL, SVM_TOL, Problem
-from benchmarks.metrics import REFERENCE_TOL
+from benchmarks.data import LAM1_MAX_TOL
+from benchmarks.metrics import REFERENCE_TOL, SVM_REFERENCE_TOL
 from benchmarks.plots import scaling_plot
 from benchmarks.results_io import Row
 
@@ -25,10 +26,16 @@ Accuracy (float64, one formula for every method): *gap* = largest relative duali
 ‖Y‖²/(2n); SVM: primal of W against the dual at Λ projected on the simplex, P(0) = n); *support* =
 features with an exact nonzero weight per task (conic solvers return no exact zeros); *weight err* /
 *grad err* = relative error of the solution / of the VJP against the float64 reference: our
-implicit mode in float64 at tol = {REFERENCE_TOL:g} (ridge: its closed form), whose gradients the
-test suite checks against gradcheck, unrolling, cvxpy/diffcp and finite differences of
-scikit-learn. Our regression layers run at tol = {REGRESSION_TOL:g} (library default), the SVM
-head at tol = {SVM_TOL:g}.
+implicit mode in float64 at tol = {REFERENCE_TOL:g} (ridge: its closed form; SVM head: tol =
+{SVM_REFERENCE_TOL:g}), whose gradients the test suite checks against gradcheck, unrolling,
+cvxpy/diffcp and finite differences of scikit-learn. Our regression layers run at tol =
+{REGRESSION_TOL:g} (library default), the SVM head at tol = {SVM_TOL:g}.
+
+SVM head against qpth, on MetaOptNet's own QP (problems ending in `-dualridge1`): its dual kernel
+is K + 1.0·I, i.e. the exact Crammer–Singer SVM on the features [F, I_n], λ2 = 1/C = 10; our head
+solves it with `dual_ridge=1.0`, and its reference is our head on [F, I_n] without `dual_ridge`.
+λ1/λ1_max divides by the exact λ1_max (`sl.functional.svm_lambda1_max`, certified to a relative
+gap of {LAM1_MAX_TOL:g}), no longer by the uniform-dual upper bound.
 
 Tolerance matching with scikit-learn: its coordinate descent minimizes n·P (½‖y − Xw‖² + nα‖w‖₁)
 and, once the largest coordinate update is ≤ tol·max|w|, stops when its duality gap (the same

@@ -29,6 +29,7 @@ class Row:
     dtype: str
     lam: float
     tasks: int
+    dual_ridge: float = 0.0
     forward: float | None = None
     forward_backward: float | None = None
     backward_alone: float | None = None
@@ -67,6 +68,7 @@ def load_rows(path: Path) -> tuple[dict[str, Row], dict]:
                 case=info["case"],
                 lam=float(info["lam"]),
                 tasks=int(info["tasks"]),
+                dual_ridge=float(info.get("dual_ridge", 0.0)),
                 **{key: info[key] for key in fields},
             )
             rows[row.case] = row

@@ -29,6 +29,7 @@ def case_info(case: Case, kind: str) -> dict[str, object]:
         "k": p.k,
         "dtype": p.dtype,
         "lam": p.lam,
+        "dual_ridge": p.dual_ridge,
         "tasks": case.tasks,
         "profile": current_profile().name,
         "threads": torch.get_num_threads(),

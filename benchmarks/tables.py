@@ -84,6 +84,7 @@ def headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]
 
 
 def svm_headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
+    """Our head against qpth on the problems where both run: MetaOptNet's QP (``K + I``)."""
     lines = []
     for problem in problems:
         ours, qpth = find(rows, problem, OURS), find(rows, problem, "qpth")
@@ -92,7 +93,7 @@ def svm_headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[s
         if ours is None:
             ours = Row(problem, problem, "svm", OURS, "ours", 0, 0, 0, 0, "", 0.0, 1)
             ours.status, ours.error = "skipped", "SVM head unavailable"
-        label = "SVM head vs qpth (MetaOptNet), fwd+bwd"
+        label = "SVM head (dual_ridge=1) vs qpth (MetaOptNet, K + I), fwd+bwd"
         lines.append(_comparison(label, problem, ours, qpth, "forward_backward", 2))
     return lines
 
@@ -184,9 +185,10 @@ ISSUE2_HEADER = [
 
 
 def svm_cost_lines(rows: dict[str, Row]) -> list[list[str]]:
-    """``lam1 > 0`` vs ``lam1 = 0`` cost of our head, per (n, m)."""
+    """``lam1 > 0`` vs ``lam1 = 0`` cost of our head, per (n, m) (plain heads only, not
+    MetaOptNet's ``dual_ridge`` problem)."""
     lines = []
-    ours = [r for r in rows.values() if r.layer == "svm" and r.method == OURS]
+    ours = [r for r in rows.values() if r.layer == "svm" and r.method == OURS and not r.dual_ridge]
     for zero in (r for r in ours if r.lam == 0):
         for other in (r for r in ours if r.lam > 0 and (r.n, r.m) == (zero.n, zero.m)):
             lines.append(

@@ -1,6 +1,13 @@
-"""cvxpylayers 1.2.0 on the same group-Lasso problems (the cvxpy formulation of the library,
-``problems/group_lasso.py``), with its default settings (whose batch runs on a thread pool over
-all CPUs), on one job, or with its exact dense derivative."""
+"""cvxpylayers 1.2.0 on the same group-Lasso problems, written in cvxpy here as a user of
+cvxpylayers would write them, with its default settings (whose batch runs on a thread pool over
+all CPUs), on one job, or with its exact dense derivative.
+
+Per task, DPP parameters ``F (n, m)``, ``Y (n, k)``, ``lam >= 0`` and variable ``W (k, m)``:
+
+    min_W  1/(2n) ||Y - F W^T||²_F + lam Σ_j ||W[:, j]||₂
+
+(the rows of ``B = W^T`` are the groups), i.e. the library's ``group_lasso``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,6 @@ from torch import Tensor
 from benchmarks.cases import Case
 from benchmarks.data import regression_data
 from benchmarks.methods.base import Output, Runner, Unavailable
-from sparselayers.problems import GROUP_LASSO
 
 SOLVER_ARGS = {
     "cvxpylayers": {},
@@ -23,15 +29,29 @@ SOLVER_ARGS = {
 }
 
 
+def group_lasso_problem(n: int, m: int, k: int):
+    """The group Lasso in cvxpy (DPP): ``(problem, [F, Y, lam], [W])``."""
+    import cvxpy as cp
+
+    F = cp.Parameter((n, m))
+    Y = cp.Parameter((n, k))
+    lam = cp.Parameter(nonneg=True)
+    W = cp.Variable((k, m))
+    datafit = cp.sum_squares(Y - F @ W.T) / (2 * n)
+    penalty = cp.sum(cp.norm(W, 2, axis=0))  # one norm per column of W (feature)
+    problem = cp.Problem(cp.Minimize(datafit + lam * penalty))
+    return problem, [F, Y, lam], [W]
+
+
 @lru_cache(maxsize=16)
 def cvxpy_layer(n: int, m: int, k: int):
-    """A ``CvxpyLayer`` with parameters ``[F (n, m), Y (n, k), lam]`` and variable ``B (m, k)``
+    """A ``CvxpyLayer`` with parameters ``[F (n, m), Y (n, k), lam]`` and variable ``W (k, m)``
     (construction takes up to seconds, so it is built once, outside the timed region)."""
     try:
         from cvxpylayers.torch import CvxpyLayer
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise Unavailable(f"cvxpylayers is not installed: {err}") from err
-    problem, parameters, variables = GROUP_LASSO.cvxpy_problem(n, m, k)
+    problem, parameters, variables = group_lasso_problem(n, m, k)
     return CvxpyLayer(problem, parameters=parameters, variables=variables)
 
 
@@ -59,8 +79,8 @@ class CvxpyLayersLasso(Runner):
         self.cotangent = data.cotangent[:t].to(data.features.dtype)
 
     def _weights(self) -> Tensor:
-        (B,) = self.layer(self.features, self.targets, self.lam, solver_args=self.args)
-        return B[..., 0] if self.vector else B.mT
+        (W,) = self.layer(self.features, self.targets, self.lam, solver_args=self.args)
+        return W[..., 0, :] if self.vector else W
 
     def forward(self) -> Output:
         return Output(self._weights())

@@ -79,7 +79,8 @@ class L21Penalty(Runner):
 
 
 class SvmHead(Runner):
-    """``group_lasso_svm_dual`` (the meta-learning head) at ``tol = SVM_TOL``."""
+    """``group_lasso_svm_dual`` (the meta-learning head) at ``tol = SVM_TOL``; on MetaOptNet's
+    problem with ``dual_ridge=problem.dual_ridge`` (λ1 = 0, λ2 = 1 / C: qpth's QP)."""
 
     def __init__(self, case: Case) -> None:
         super().__init__(case)
@@ -105,6 +106,7 @@ class SvmHead(Runner):
             num_classes=self.case.problem.k,
             backward=self.backward,
             tol=SVM_TOL,
+            dual_ridge=self.case.problem.dual_ridge,
         )
 
     def forward(self) -> Output:

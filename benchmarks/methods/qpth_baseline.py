@@ -1,15 +1,20 @@
 """MetaOptNet's Crammer–Singer SVM head (Lee et al., CVPR 2019, ``MetaOptNetHead_SVM_CS``),
 written here from its formulation, solved by qpth 0.0.17's batched interior point.
 
-Dual variables ``α (n, k)`` per task, kernel ``K = F F^T``:
+Dual variables ``α (n, k)`` per task, kernel ``K = F F^T`` plus MetaOptNet's unit ridge:
 
-    min_α  ½ vec(α)^T (K ⊗ I_k) vec(α) - <Y, α>
+    min_α  ½ vec(α)^T (K ⊗ I_k + 1.0 · I_nk) vec(α) - <Y, α>
     s.t.   α ≤ C Y (elementwise),   Σ_l α_il = 0 for every sample i
 
 with ``C = C_reg = 0.1`` and 15 interior-point iterations (``maxIter=15``), as MetaOptNet trains.
-Weights ``W = α^T F (k, m)``; with ``α = C (Y - Λ)`` this is our head's dual with ``λ1 = 0``,
-``λ2 = 1 / C``, so ``Λ = Y - α / C`` is the dual point whose gap we report. As in MetaOptNet the
-gradient flows through ``K`` (the other QP data are detached).
+The ``+ 1.0 · I`` (added in MetaOptNet as a fix for the solver's PSD errors) makes this the exact
+Crammer–Singer SVM on the features ``[F, I_n]``, not on ``F``: each support sample gets a
+private feature whose weight ``α_i^T`` absorbs part of its slack. With ``α = C (Y - Λ)`` it is our
+head's dual with ``λ1 = 0``, ``λ2 = 1 / C`` and ``dual_ridge = 1.0``, which the registry measures
+on the same problem (``cases.METAOPTNET_DUAL_RIDGE``); ``Λ = Y - α / C`` is the dual point whose
+gap we report. Weights on the (query-visible) features ``W = α^T F (k, m)``; MetaOptNet casts the
+QP solution to float32 before its logits ``Σ_i α_i (f_i · q)``, so ``W`` is float32 here too. As in
+MetaOptNet the gradient flows through ``K`` (the other QP data are detached).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from benchmarks.cases import Case
+from benchmarks.cases import METAOPTNET_DUAL_RIDGE, Case
 from benchmarks.data import svm_data
 from benchmarks.methods.base import Output, Runner, Unavailable
 
@@ -41,8 +46,11 @@ class QpthCrammerSinger(Runner):
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise Unavailable(f"qpth is not installed: {err}") from err
         p = case.problem
-        if p.lam != 0:
-            raise Unavailable("MetaOptNet's head has no group-lasso term (lam1 = 0 only)")
+        if p.dual_ridge != METAOPTNET_DUAL_RIDGE:
+            raise Unavailable(
+                f"qpth solves MetaOptNet's QP (lam1 = 0, dual_ridge = {METAOPTNET_DUAL_RIDGE:g}) "
+                f"only; {p.id} is another problem"
+            )
         data = svm_data(p)
         t, n, k = case.tasks, p.n, p.k
         dtype = data.features.dtype
@@ -51,20 +59,23 @@ class QpthCrammerSinger(Runner):
         self.features = data.features[:t].clone().requires_grad_(True)
         Y = torch.nn.functional.one_hot(data.labels[:t], k).to(dtype)
         self.Y = Y
+        self.ridge = METAOPTNET_DUAL_RIDGE * torch.eye(n * k, dtype=dtype)
         self.linear = -Y.reshape(t, n * k)
         self.G = torch.eye(n * k, dtype=dtype).expand(t, n * k, n * k)
         self.h = self.C * Y.reshape(t, n * k)
         self.A = torch.kron(torch.eye(n, dtype=dtype), torch.ones(1, k, dtype=dtype))
         self.A = self.A.expand(t, n, n * k)
         self.b = torch.zeros(t, n, dtype=dtype)
-        self.cotangent = data.cotangent[:t].to(dtype)
+        self.cotangent = data.cotangent[:t].to(torch.float32)
 
     def _solve(self) -> tuple[Tensor, Tensor]:
         F = self.features
-        Q = block_kernel(F @ F.mT, self.case.problem.k)
+        Q = block_kernel(F @ F.mT, self.case.problem.k) + self.ridge
         alpha = self.qp(Q, self.linear, self.G, self.h, self.A, self.b)
         alpha = alpha.reshape(self.Y.shape)
-        return alpha.mT @ F, alpha
+        # MetaOptNet: ``qp_sol.float()`` before the logits, whatever the precision of the QP.
+        weights = alpha.float().mT @ F.float()
+        return weights, alpha
 
     def forward(self) -> Output:
         W, alpha = self._solve()
