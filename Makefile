@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format demo reproduce bench clean
+.PHONY: install test lint format docs demo reproduce bench clean
 
 install: $(STAMP)
 
@@ -15,20 +15,25 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[reference,harness,dev]"
+	$(PY) -m pip install -q -e ".[reference,harness,dev,docs]"
 	# qpth 0.0.18 does not build; 0.0.17 works beside numpy 2 when its pins are skipped.
 	$(PY) -m pip install -q --no-deps "qpth==0.0.17"
 	touch $(STAMP)
 
 lint: install
-	$(VENV)/bin/ruff check sparselayers harness tests benchmarks
-	$(VENV)/bin/ruff format --check sparselayers harness tests benchmarks
+	$(VENV)/bin/ruff check sparselayers harness tests benchmarks examples
+	$(VENV)/bin/ruff format --check sparselayers harness tests benchmarks examples
 
 format: install
-	$(VENV)/bin/ruff format sparselayers harness tests benchmarks
-	$(VENV)/bin/ruff check --fix sparselayers harness tests benchmarks
+	$(VENV)/bin/ruff format sparselayers harness tests benchmarks examples
+	$(VENV)/bin/ruff check --fix sparselayers harness tests benchmarks examples
 
-test: install lint
+# The docs site (Sphinx, from the docstrings and docs/*.rst); warnings are errors.
+docs: install
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+test: install lint docs
 	$(PY) -m pytest -q
 
 demo: install
@@ -42,4 +47,4 @@ bench: install
 	$(PY) -m benchmarks.report
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv benchmarks/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv benchmarks/results docs/_build

@@ -67,6 +67,21 @@ class GroupLassoRegression(_RegressionLayer):
     ``argmin_W 1/(2n)||Y - F W^T||^2 + lam Σ_j ||W[:, j]||`` (see
     :func:`sparselayers.functional.group_lasso`).
 
+    Args:
+        lam: ``λ >= 0``: a float, or a tensor broadcastable to the task dims (a buffer; an
+            ``nn.Parameter`` is learned).
+        relative: use ``λ = lam · λ_max`` per task, ``λ_max = max_j ||F[:, j]^T Y|| / n``
+            (detached).
+        backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
+            (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
+        tol: stop each task at this relative duality gap (raised, with a warning, to what the
+            dtype can certify: 4.8e-7 in float32).
+        max_iter: iteration budget; reaching it warns with the gap reached.
+
+    ``forward(features (..., n, m), targets (..., n) or (..., n, k))`` returns the weights
+    ``(..., m)`` or ``(..., k, m)``; ``solve`` returns the whole solution (and takes a warm
+    start).
+
     Example:
         >>> layer = GroupLassoRegression(lam=0.1, relative=True)
         >>> W = layer(torch.randn(4, 30, 5), torch.randn(4, 30))
@@ -88,6 +103,8 @@ class GroupLassoRegression(_RegressionLayer):
     def solve(
         self, features: Tensor, targets: Tensor, warm_start: Tensor | None = None
     ) -> RegressionSolution:
+        """The whole solution (weights, gap, ``n_iter``, converged); ``warm_start`` is shaped
+        like the weights."""
         return group_lasso(
             features,
             targets,
@@ -102,7 +119,21 @@ class GroupLassoRegression(_RegressionLayer):
 
 class RidgeRegression(_RegressionLayer):
     r"""Ridge regression layer: per task ``argmin_W 1/(2n)||Y - F W^T||^2 + (lam/2)||W||^2``
-    (see :func:`sparselayers.functional.ridge`)."""
+    (see :func:`sparselayers.functional.ridge`).
+
+    Args:
+        lam: ``λ >= 0``: a float, or a tensor broadcastable to the task dims (a buffer; an
+            ``nn.Parameter`` is learned).
+        relative: use ``λ = lam · ||F||_F^2 / n`` per task (detached).
+        backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
+            (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
+        tol: stop each task at this relative duality gap (raised, with a warning, to what the
+            dtype can certify: 4.8e-7 in float32).
+        max_iter: iteration budget; reaching it warns with the gap reached.
+
+    ``forward(features, targets)`` returns the weights, shaped as for
+    :class:`GroupLassoRegression`.
+    """
 
     def __init__(
         self,
@@ -116,6 +147,7 @@ class RidgeRegression(_RegressionLayer):
         super().__init__(lam, relative=relative, backward=backward, tol=tol, max_iter=max_iter)
 
     def solve(self, features: Tensor, targets: Tensor) -> RegressionSolution:
+        """The whole solution (weights, gap, ``n_iter``, converged)."""
         return ridge(
             features,
             targets,
@@ -179,6 +211,19 @@ class GroupLassoMulticlassSVMDual(nn.Module):
     :func:`sparselayers.functional.group_lasso_svm_dual` (``dual_ridge=1.0`` with ``lam1 = 0``
     is MetaOptNet's head exactly).
 
+    Args:
+        lam1: group-lasso weight ``>= 0`` (float, or tensor broadcastable to the task dims);
+            ``lam1 = 0`` as a float is the Crammer–Singer SVM, solved in kernel form.
+        lam2: ridge weight ``> 0`` (``1 / C``).
+        num_classes: ``k >= 2``; labels are integers in ``[0, k)``.
+        backward: ``"implicit"`` (implicit differentiation on the support), ``"unroll"``
+            (autograd through the iterations) or ``"cvxpy"`` (float64 CPU reference).
+        tol: stop each task at this relative duality gap (raised, with a warning, to what the
+            dtype can certify: 4.8e-7 in float32).
+        max_iter: iteration budget; reaching it warns with the gap reached.
+        dual_ridge: ``c >= 0`` added to the dual's kernel (``K + c I``; MetaOptNet: 1.0), with
+            ``lam1 = 0`` only.
+
     Example:
         >>> head = GroupLassoMulticlassSVMDual(lam1=0.1, lam2=1.0, num_classes=3)
         >>> W = head(torch.randn(2, 9, 16), torch.arange(3).repeat(3).expand(2, 9))
@@ -213,11 +258,15 @@ class GroupLassoMulticlassSVMDual(nn.Module):
         self.dual_ridge = dual_ridge
 
     def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        """The head's weights ``W (..., k, m)`` for support ``features (..., n, m)`` and
+        ``labels (..., n)``."""
         return self.solve(features, labels).weights
 
     def solve(
         self, features: Tensor, labels: Tensor, warm_start: Tensor | None = None
     ) -> SVMSolution:
+        """The whole solution (weights, dual ``Λ``, gap, ``n_iter``, converged); ``warm_start``
+        is a dual ``Λ (..., n, k)``."""
         return group_lasso_svm_dual(
             features,
             labels,

@@ -106,3 +106,13 @@ def test_docstring_examples_run():
 
 def test_typed_package():
     assert (Path(sparselayers.__file__).parent / "py.typed").exists()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PINNED if n.split(".")[-1][0].isupper()))
+def test_help_shows_every_argument_of_a_class(name):
+    """``help(Layer)`` shows the class docstring: it documents every constructor argument."""
+    obj = dict(_public())[name]
+    if typing.get_origin(obj) is typing.Literal or not hasattr(obj, "forward"):
+        return
+    for parameter in list(inspect.signature(obj.__init__).parameters)[1:]:
+        assert f"    {parameter}:" in obj.__doc__, f"{name} does not document {parameter}"
