@@ -131,19 +131,56 @@ def _run_experiment(args: argparse.Namespace) -> None:
         raise Interrupted(args.out) from None
 
 
+ROW_KEYS: dict[str, set[str]] = {
+    "sparse-generalization": {"method", "n_samples", "r2_mean"},
+    "disentanglement": {"method", "lam", "mcc"},
+    "meta-svm": {"head", "lam1", "accuracy", "sparsity"},
+}
+"""Keys every row of an experiment's results file has (its figures read them)."""
+
+
 def _plot(args: argparse.Namespace) -> None:
+    path = args.results
+    if path.is_dir():
+        if not (path / "results.json").is_file():
+            raise FileNotFoundError(f"results: {str(path)!r} is a directory without results.json")
+        path = path / "results.json"
     try:
-        results = json.loads(args.results.read_text())
+        results = json.loads(path.read_text())
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"results: no file {str(args.results)!r}") from err
-    except json.JSONDecodeError as err:
-        raise ValueError(f"results: {str(args.results)!r} is not JSON ({err})") from err
+        raise FileNotFoundError(f"results: no file {str(path)!r}") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"results: {str(path)!r} is not JSON ({err})") from err
     if not isinstance(results, dict) or "experiment" not in results:
-        raise ValueError(f"results: {str(args.results)!r} has no 'experiment' key")
-    out = args.out or args.results.parent
+        raise ValueError(f"results: {str(path)!r} has no 'experiment' key")
+    experiment = results["experiment"]
+    module = experiment_module(experiment)
+    rows = results.get("rows")
+    needed = ROW_KEYS.get(experiment, set())
+    if isinstance(rows, list):
+        if not rows:
+            raise ValueError(f"results: {str(path)!r} has no rows to plot")
+        missing = sorted(needed - set().union(*(set(row) for row in rows if isinstance(row, dict))))
+        if missing:
+            raise ValueError(
+                f"results: the rows of {str(path)!r} lack {missing}, which the "
+                f"{experiment!r} figures read: is its 'experiment' key right?"
+            )
+    out = args.out or path.parent
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {str(out)!r} is a file, not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    for path in experiment_module(results["experiment"]).plot(results, out):
-        print(f"wrote {path}")
+    try:
+        written = module.plot(results, out)
+    except (KeyError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"results: {str(path)!r} does not hold what the {experiment!r} figures read "
+            f"({type(err).__name__}: {err}); was it written by another experiment or version?"
+        ) from err
+    if not written:
+        raise ValueError(f"results: no figure could be drawn from {str(path)!r}")
+    for figure in written:
+        print(f"wrote {figure}")
 
 
 def _demo(args: argparse.Namespace) -> None:

@@ -91,7 +91,10 @@ class RunConfig:
         if self.n_samples < 2:
             raise ValueError(f"n_samples must be >= 2 (per-task batch norm), got {self.n_samples}")
         if self.val_every > self.steps:
-            raise ValueError(f"val_every ({self.val_every}) exceeds steps ({self.steps})")
+            raise ValueError(
+                f"val_every ({self.val_every}) exceeds steps ({self.steps}): lower --val-every "
+                "or raise --steps"
+            )
         if self.eval_points is not None and self.eval_points < 10:
             raise ValueError(f"eval_points must be >= 10 or None, got {self.eval_points}")
 

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from harness.config import add_config_arguments, config_overrides
+from harness.devices import device_argument
 from harness.disentanglement.config import PRESETS, RunConfig, preset
 from harness.disentanglement.data import image_source
 from harness.disentanglement.figures import plot_rows
@@ -65,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--weights", nargs="+", default=None, help="task weights: bernoulli, block2/3/6, laplace")
     a("--seeds", type=int, default=1, help="number of seeds 0..K-1 (default 1)")
     add_sweep_arguments(parser)
-    a("--device", default="cpu", help="cpu, cuda or cuda:K")
+    a("--device", default="cpu", type=device_argument, help="cpu, cuda or cuda:K")
     a("--threads", type=int, default=None, help="torch threads of a run in this process")
     settings = parser.add_argument_group("run settings (default: the quick preset's value)")
     add_config_arguments(settings, RunConfig, skip=AXES, defaults=preset("quick"))

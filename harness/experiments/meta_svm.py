@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from harness.config import add_config_arguments, config_overrides, config_to_dict
+from harness.devices import device_argument
 from harness.distributed import init_distributed, shutdown
 from harness.meta.config import PRESETS, MetaConfig, preset
 from harness.meta.experiment import run_sweep
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="directory of the pickles (real datasets)"
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
+    parser.add_argument("--device", default="cpu", type=device_argument, help="cpu, cuda or cuda:K")
     parser.add_argument(
         "--workers",
         type=int,

@@ -18,6 +18,7 @@ import torch
 
 from harness.config import add_config_arguments, config_overrides, config_to_dict
 from harness.data.gallery import GalleryConfig, draw_gallery, gallery_figures, render_gallery
+from harness.devices import device_argument
 from harness.results import write_results
 
 NAME = "render-samples"
@@ -27,7 +28,12 @@ HELP = "save sample grids of the 3D Shapes images (one factor per row) and time 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m harness render-samples``."""
     add_config_arguments(parser, GalleryConfig)
-    parser.add_argument("--device", default="cpu", help="torch device to render on (default: cpu)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        type=device_argument,
+        help="torch device to render on (default: cpu)",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,

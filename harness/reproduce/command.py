@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.devices import device_argument
 from harness.disentanglement.config import RunConfig
 from harness.disentanglement.data import image_source
 from harness.disentanglement.experiment import NAME as DISENTANGLEMENT
@@ -55,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seeds", type=int, default=None, help="seeds 0..K-1 (default: the scale's)")
     add_sweep_arguments(parser)
     a("--report-only", action="store_true", help="only redraw figures and REPRODUCTION.md")
-    a("--device", default="cpu", help="cpu (workers), or cuda / cuda:K (runs one by one)")
+    a(
+        "--device",
+        default="cpu",
+        type=device_argument,
+        help="cpu (workers), or cuda / cuda:K (runs one by one)",
+    )
 
 
 def default_out(args: argparse.Namespace) -> Path:

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from harness.config import from_preset
+from harness.devices import check_device
 
 # The four methods of Figure 1: each estimator on each representation.
 REPRESENTATIONS = ("Disentangled", "Entangled")
@@ -122,7 +121,7 @@ class StudyConfig:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        torch.device(self.device)  # raises on an unknown device string
+        check_device(self.device)  # an unknown device, or CUDA this machine lacks
 
 
 PROTOCOLS: dict[str, dict[str, Any]] = {

@@ -42,8 +42,19 @@ class Unroll:
     """FISTA with autograd on (no Newton polish): gradients are those of the iterations."""
 
     def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
-        solver.problem.validate(*params)
-        return solve_apg(solver.problem, params, solver.options, warm, differentiable=True)
+        try:
+            solver.problem.validate(*params)
+            return solve_apg(solver.problem, params, solver.options, warm, differentiable=True)
+        except RuntimeError as err:
+            if "vmap" not in str(err):
+                raise
+            # The checks and the iterations (each task stops on its gap) are data-dependent
+            # control flow, which torch.func.vmap cannot trace; the implicit mode has a vmap rule.
+            raise ValueError(
+                "backward='unroll' does not run under torch.func.vmap (its iterations stop on "
+                "each task's duality gap); use backward='implicit', or call the layer on the "
+                "batch directly (it is batched over leading dims)"
+            ) from err
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,12 @@ import torch
 from torch import Tensor
 
 from sparselayers.problems.protocols import ClosedFormProblem
-from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.options import Params, Result, SolverOptions
 
 
 def solve_closed_form(
-    problem: ClosedFormProblem,
-    params: tuple[Tensor, ...],
-    options: SolverOptions,
-    warm_start: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    problem: ClosedFormProblem, params: Params, options: SolverOptions, warm_start: Tensor | None
+) -> Result:
     """``(X, gap, n_iter = 0, gap <= tol)`` on flattened tasks; the warm start is not needed."""
     X = problem.solve(*params)
     gap = problem.relative_gap(X, *params)

@@ -35,7 +35,7 @@ from sparselayers.solvers.active_set import lasso_active_set
 from sparselayers.solvers.apg import fista_loop
 from sparselayers.solvers.batching import Results, rows
 from sparselayers.solvers.homotopy import lasso_path
-from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.options import Params, Result, SolverOptions
 from sparselayers.solvers.polish import newton_step
 
 ACTIVE_SET_ITERATIONS = 10
@@ -43,11 +43,8 @@ ACTIVE_SET_ITERATIONS = 10
 
 
 def solve_lasso(
-    problem: GroupLasso,
-    params: tuple[Tensor, ...],
-    options: SolverOptions,
-    warm_start: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    problem: GroupLasso, params: Params, options: SolverOptions, warm_start: Tensor | None
+) -> Result:
     """The Lasso ``(F (T, n, m), Y (T, n, 1), lam (T,))`` on flattened tasks; same contract as
     ``fista_loop``: ``(B, gap, n_iter, done)``. ``n_iter`` counts active-set iterations, path
     steps and proximal-gradient iterations, and stays within ``max_iter``. A batch with a task

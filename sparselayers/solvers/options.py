@@ -7,6 +7,12 @@ import warnings
 from dataclasses import dataclass, replace
 
 import torch
+from torch import Tensor
+
+Params = tuple[Tensor, ...]
+"""A problem's parameters, task dims in front (flattened to one inside the solvers)."""
+Result = tuple[Tensor, Tensor, Tensor, Tensor]
+"""What every solver returns: the solution, the relative gap, iterations, converged."""
 
 
 @dataclass(frozen=True)

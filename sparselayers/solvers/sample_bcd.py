@@ -25,7 +25,7 @@ from torch import Tensor
 from sparselayers.ops.simplex import project_offsets
 from sparselayers.problems.svm_kernel import CrammerSingerKernelDual
 from sparselayers.solvers.apg import fista_loop
-from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.options import Params, Result, SolverOptions
 from sparselayers.solvers.polish import polish_tasks
 
 ACCELERATED_ITERATIONS = 300
@@ -34,10 +34,10 @@ ACCELERATED_ITERATIONS = 300
 
 def solve_kernel_dual(
     problem: CrammerSingerKernelDual,
-    params: tuple[Tensor, ...],
+    params: Params,
     options: SolverOptions,
     warm_start: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+) -> Result:
     """The kernel dual ``(F, K (T, n, n), Y (T, n, k), lam2 (T,))`` on flattened tasks:
     accelerated projected gradient for :data:`ACCELERATED_ITERATIONS`, then block coordinate
     descent over samples (epochs) for the tasks it has not finished; same contract as

@@ -26,7 +26,7 @@ from sparselayers.ops.gather import take_columns
 from sparselayers.problems.svm_features import GroupLassoSVMDual
 from sparselayers.solvers.apg import solve_apg
 from sparselayers.solvers.batching import Live, Results, rows
-from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.options import Params, Result, SolverOptions
 from sparselayers.solvers.polish import polish_tasks
 
 MIN_SIZE = 32
@@ -51,14 +51,9 @@ more than the solve itself. Counted as ``(n k)² s`` with ``s`` the columns of t
 (the Hessian is formed on the active rows and columns only, about half of that on the benchmark
 heads): 6.5e7 for 5-shot 5-way at m = 16,000 (polished), 6e8 for 15-shot (not polished)."""
 
-Result = tuple[Tensor, Tensor, Tensor, Tensor]
-
 
 def solve_column_working_sets(
-    problem: GroupLassoSVMDual,
-    params: tuple[Tensor, ...],
-    options: SolverOptions,
-    warm_start: Tensor | None,
+    problem: GroupLassoSVMDual, params: Params, options: SolverOptions, warm_start: Tensor | None
 ) -> Result:
     """The feature-form dual ``(F (T, n, m), Y (T, n, k), lam1 (T,), lam2 (T,))`` by working
     sets of columns, on flattened tasks; same contract as ``fista_loop``."""

@@ -28,7 +28,7 @@ from sparselayers.ops.prox import group_norm
 from sparselayers.problems.group_lasso import GroupLasso
 from sparselayers.solvers.apg import fista_loop
 from sparselayers.solvers.batching import Live, Outputs, Results, rows
-from sparselayers.solvers.options import SolverOptions
+from sparselayers.solvers.options import Params, Result, SolverOptions
 
 INITIAL_SIZE = 8
 """Groups in the first working set (all of them when ``m`` is not larger)."""
@@ -45,11 +45,8 @@ MAX_ROUNDS = 10
 
 
 def solve_working_sets(
-    problem: GroupLasso,
-    params: tuple[Tensor, ...],
-    options: SolverOptions,
-    warm_start: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    problem: GroupLasso, params: Params, options: SolverOptions, warm_start: Tensor | None
+) -> Result:
     """The group Lasso ``(F (T, n, m), Y (T, n, k), lam (T,))`` by working sets, on flattened
     tasks; same contract as ``fista_loop``. A batch with a task at ``lam = 0`` (dense least
     squares, no sparsity to exploit) goes to proximal gradient on all groups whole."""

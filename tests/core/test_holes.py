@@ -207,3 +207,14 @@ def test_proximal_gradient_returns_its_best_point_when_out_of_iterations():
     assert bool((best < last).any())  # the last iterate is not the best for some task
     torch.testing.assert_close(gap, best)
     torch.testing.assert_close(GROUP_LASSO.relative_gap(B, F, Y, lam), gap)
+
+
+def test_vmap_over_the_unrolled_mode_is_a_clear_error():
+    F = torch.randn(3, 10, 4, dtype=torch.float64)
+    y = torch.randn(3, 10, dtype=torch.float64)
+
+    def unrolled(F_t, y_t):
+        return sl.functional.group_lasso(F_t, y_t, 0.1, backward="unroll").weights
+
+    with pytest.raises(ValueError, match="backward='unroll' does not run under torch.func.vmap"):
+        torch.func.vmap(unrolled)(F, y)

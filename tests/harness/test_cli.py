@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from harness.cli import EXPERIMENTS, build_parser, main
 
@@ -68,3 +69,52 @@ def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
 def test_render_samples_rejects_bad_settings(tmp_path, capsys, flags, message):
     assert main(["render-samples", "--out", str(tmp_path), *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["render-samples", "meta-svm", "disentanglement", "reproduce"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:99"])
+def test_a_bad_device_is_a_message_naming_the_flag(command, device, tmp_path, capsys):
+    if device == "cuda:99" and torch.cuda.device_count() > 99:
+        pytest.skip("this machine has 100 GPUs")
+    with pytest.raises(SystemExit) as stop:  # argparse: usage and one line, exit 2
+        main([command, "--out", str(tmp_path), "--device", device])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --device:" in err and "Traceback" not in err
+
+
+def test_section2_refuses_cuda_it_does_not_have_before_any_work(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert main(["sparse-generalization", "--out", str(tmp_path), "--device", "cuda"]) == 2
+    assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+def test_plot_a_directory_or_a_file_of_another_experiment(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "is a directory without results.json" in capsys.readouterr().err
+    rows = [{"head": "svm", "lam1": 0.1, "accuracy": 0.9, "sparsity": 0.5}]
+    (tmp_path / "results.json").write_text(
+        json.dumps({"experiment": "sparse-generalization", "config": {}, "rows": rows})
+    )
+    assert main(["plot", str(tmp_path)]) == 2  # the directory's results.json is read
+    err = capsys.readouterr().err
+    assert "lack ['method', 'n_samples', 'r2_mean']" in err and "'experiment' key" in err
+
+
+def test_plot_rows_missing_keys_and_an_out_that_is_a_file(tmp_path, capsys):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"experiment": "meta-svm", "config": {}, "rows": [{"head": 1}]}))
+    assert main(["plot", str(results)]) == 2
+    assert "lack ['accuracy', 'lam1', 'sparsity']" in capsys.readouterr().err
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    assert main(["render-samples", "--out", str(a_file)]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_val_every_beyond_steps_names_the_flags(tmp_path, capsys):
+    assert (
+        main(["disentanglement", "--preset", "quick", "--steps", "10", "--out", str(tmp_path)]) == 2
+    )
+    assert "lower --val-every or raise --steps" in capsys.readouterr().err

@@ -1,0 +1,42 @@
+"""The ``--device`` of every command, checked before any work: a message, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def check_device(value: str, name: str = "device") -> torch.device:
+    """``torch.device(value)``, or a ``ValueError`` naming ``name`` when ``value`` is not a
+    device or asks for CUDA that this torch build or machine does not have."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"{name}: {value!r} is not a torch device; use cpu, cuda or cuda:K"
+        ) from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{name}: {value!r} asks for CUDA, but this torch build has no usable CUDA "
+                "device (torch.cuda.is_available() is False); use --device cpu, or install a "
+                'CUDA build of torch (make install TORCH_SPEC="torch>=2.4,<3")'
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"{name}: {value!r}, but this machine has {torch.cuda.device_count()} CUDA "
+                "device(s)"
+            )
+    elif device.type != "cpu":
+        raise ValueError(f"{name}: {value!r}; the harness runs on cpu or cuda")
+    return device
+
+
+def device_argument(value: str) -> str:
+    """``type=`` of a ``--device`` flag: argparse then names the flag in its error."""
+    try:
+        check_device(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from err
+    return value
