@@ -4,7 +4,7 @@ A :class:`Problem` is a batch of tasks (layer, T, n, m, k, dtype, λ/λ_max); a 
 is one way to solve it (a backward mode of our layer, a baseline, or the matmul floor); a
 :class:`Case` is a method on a problem. Suites group problems:
 
-- ``headline``: the issue-2 setting, group Lasso, T = 64, n = 50, m ∈ {6, 64, 256}, k = 1,
+- ``headline``: the headline setting, group Lasso, T = 64, n = 50, m ∈ {6, 64, 256}, k = 1,
   float32, λ = 0.1 λ_max, against every baseline;
 - ``variants``: k > 1 (MultiTaskLasso), float64 (adds the cvxpy reference mode), other λ/λ_max;
 - ``ridge``, ``l21``: the other layers, every backward mode;

@@ -21,6 +21,7 @@ AXES = {"T": "tasks T", "n": "samples n", "m": "features m"}
 def scaling_plot(rows: list[Row], axis: str, title: str, path: Path) -> Path | None:
     """Plot every curve of :data:`CURVES` over the ``rows`` of one sweep; None if empty."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -47,6 +48,12 @@ def scaling_plot(rows: list[Row], axis: str, title: str, path: Path) -> Path | N
         return None
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # The measured sizes as the only x labels: log axes otherwise label minor ticks too, and
+    # those overlapped on the sweep over n.
+    sizes = sorted({getattr(row, axis) for row in rows})
+    ax.set_xticks(sizes)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(AXES[axis])
     ax.set_ylabel("time for the whole batch (s), min of rounds")
     ax.set_title(title, fontsize=9)

@@ -22,7 +22,7 @@ class Profile:
 
     Attributes:
         name: ``tiny``, ``quick`` or ``full``.
-        tasks: T of the headline problems (the issue-2 setting: 64).
+        tasks: T of the headline problems (the headline setting: 64).
         samples: n of the headline problems.
         features: the m values of the headline problems.
         variant_features: m of the variant problems (k > 1, float64, other λ fractions).

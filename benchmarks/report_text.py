@@ -1,4 +1,4 @@
-"""The Markdown report: headline, issue-2 numbers, SVM head, plots, every case."""
+"""The Markdown report: headline, per-task ratios, SVM head, plots, every case."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def render(rows: dict[str, Row], header: dict, suites: dict[str, list[Problem]],
             + tables.svm_headline_lines(rows, _problems(suites["svm"])),
         ),
         "",
-        "## Issue 2: " + _issue2_title(suites["headline"]),
+        "## Per task, against cvxpylayers and scikit-learn: " + _issue2_title(suites["headline"]),
         "",
         tables.table(
             tables.ISSUE2_HEADER, tables.issue2_lines(rows, _problems(suites["headline"]))

@@ -1,4 +1,4 @@
-"""Markdown tables of the report: the headline comparisons, the issue-2 numbers, the SVM head,
+"""Markdown tables of the report: the headline comparisons, the per-task ratios, the SVM head,
 and every case with its ratios. Pure functions of the rows read from the benchmark JSON."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]
             100,
         ),
         ("vs scikit-learn loop, forward", "sklearn", "forward", 1),
-        # Measured for comparison (issue 2 sets no target for unrolling).
+        # Measured for comparison (no target is set for unrolling).
         ("implicit vs unrolled, fwd+bwd", "sl-unroll", "forward_backward", None),
         ("implicit vs unrolled, backward alone", "sl-unroll", "backward", None),
     ]
