@@ -40,3 +40,26 @@ def device_argument(value: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from err
     return value
+
+
+THREADS_HELP = (
+    "torch CPU threads of each process (default 1, for every command: the runs are many small "
+    "ops, for which threads mostly wait on each other; on a busy 2-core machine 2 threads ran "
+    "several times slower than 1; sweep worker processes always use 1)"
+)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--threads`` flag, with the one default and help text of every command."""
+    parser.add_argument("--threads", type=threads_argument, default=1, help=THREADS_HELP)
+
+
+def threads_argument(value: str) -> int:
+    """``type=`` of ``--threads``: an int >= 1 (argparse names the flag otherwise)."""
+    try:
+        threads = int(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an int") from err
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {threads}")
+    return threads

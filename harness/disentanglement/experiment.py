@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from harness.config import add_config_arguments, config_overrides
-from harness.devices import device_argument
+from harness.devices import add_threads_argument, device_argument
 from harness.disentanglement.config import PRESETS, RunConfig, preset
 from harness.disentanglement.data import image_source
 from harness.disentanglement.figures import plot_rows
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seeds", type=int, default=1, help="number of seeds 0..K-1 (default 1)")
     add_sweep_arguments(parser)
     a("--device", default="cpu", type=device_argument, help="cpu, cuda or cuda:K")
-    a("--threads", type=int, default=None, help="torch threads of a run in this process")
+    add_threads_argument(parser)
     settings = parser.add_argument_group("run settings (default: the quick preset's value)")
     add_config_arguments(settings, RunConfig, skip=AXES, defaults=preset("quick"))
 
@@ -134,8 +134,7 @@ def run(args: argparse.Namespace) -> None:
         print(list_runs(configs, out))
         return
     check_sweep_arguments(args, units)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     ctx = init_distributed(args.device)
     data_dir = None if args.data_dir is None else str(args.data_dir)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from harness.config import add_config_arguments, config_overrides, config_to_dict
-from harness.devices import device_argument
+from harness.devices import add_threads_argument, device_argument
 from harness.distributed import init_distributed, shutdown
 from harness.meta.config import PRESETS, MetaConfig, preset
 from harness.meta.experiment import run_sweep
@@ -47,13 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU: heads trained at once, one process and one torch thread each "
         "(default: min(2, CPU count); 1 trains them here, one by one)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads of this process with --workers 1 "
-        "(1 is several times faster on a busy 2-core machine)",
-    )
+    add_threads_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -61,8 +55,7 @@ def run(args: argparse.Namespace) -> None:
     """Train and evaluate one head per lam1; rank 0 writes results.json and figures."""
     if args.workers < 1:
         raise ValueError(f"workers must be >= 1, got {args.workers}")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     config = preset(args.preset, **config_overrides(args, MetaConfig))
     ctx = init_distributed(args.device)
     try:

@@ -18,7 +18,7 @@ import torch
 
 from harness.config import add_config_arguments, config_overrides, config_to_dict
 from harness.data.gallery import GalleryConfig, draw_gallery, gallery_figures, render_gallery
-from harness.devices import device_argument
+from harness.devices import add_threads_argument, device_argument
 from harness.results import write_results
 
 NAME = "render-samples"
@@ -40,18 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show the real 3dshapes.h5 in this directory instead of the procedural renderer",
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
-    )
+    add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> None:
     """Render the grids, measure throughput and write figures + results into ``args.out``."""
     config = GalleryConfig(**config_overrides(args, GalleryConfig))
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     device, out = torch.device(args.device), Path(args.out)
     source, fields = render_gallery(config, args.data_dir, device)
     for key, value in (fields["throughput"] or {}).items():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import add_config_arguments, config_overrides, config_to_dict
+from harness.devices import add_threads_argument
 from harness.results import write_results
 from harness.section2.config import PROTOCOLS, StudyConfig, protocol
 from harness.section2.figures import figure1, summary_table
@@ -40,14 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=min(2, os.cpu_count() or 1),
         help="processes running (seed, n) cells in parallel (default: min(2, CPU count))",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads per process (default: 1; the batched solves are many small ops, "
-        "for which OpenMP threads mostly wait on each other: on a busy 2-core machine 2 threads "
-        "ran 5-10x slower than 1)",
-    )
+    add_threads_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

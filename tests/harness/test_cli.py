@@ -63,7 +63,6 @@ def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
     [
         (["--supersample", "0"], "supersample must be >= 1, got 0"),
         (["--benchmark-images", "-1"], "benchmark_images must be >= 0, got -1"),
-        (["--threads", "0"], "threads must be >= 1, got 0"),
     ],
 )
 def test_render_samples_rejects_bad_settings(tmp_path, capsys, flags, message):
@@ -118,3 +117,18 @@ def test_val_every_beyond_steps_names_the_flags(tmp_path, capsys):
         main(["disentanglement", "--preset", "quick", "--steps", "10", "--out", str(tmp_path)]) == 2
     )
     assert "lower --val-every or raise --steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", ["sparse-generalization", "render-samples", "disentanglement", "meta-svm"]
+)
+def test_one_thread_policy_stated_by_every_command(command, tmp_path, capsys):
+    from harness.devices import THREADS_HELP
+
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    (threads,) = [action for action in sub._actions if "--threads" in action.option_strings]
+    assert threads.default == 1 and threads.help == THREADS_HELP
+    with pytest.raises(SystemExit):
+        main([command, "--out", str(tmp_path), "--threads", "0"])
+    assert "argument --threads: must be >= 1, got 0" in capsys.readouterr().err
