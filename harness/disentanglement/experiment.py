@@ -194,6 +194,10 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
             f"{r['method']:<16}{r['lam']:>7g}{r['rho']:>6g}{r['alpha']:>6g} {r['weights']:<10}"
             f"{r['seed']:>4}{r['mcc']:>7.3f}{r['r']:>7.3f}{r['dci_d']:>7.3f}{r['best_step']:>10}"
         )
+    lines.append(
+        "MCC, R, DCI: on the latent grid (the progress bar's val-MCC is on samples of p(z)); "
+        "best step: the validation step whose encoder is kept and scored"
+    )
     return "\n".join(lines)
 
 
