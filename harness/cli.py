@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--out",
             type=Path,
             default=None,
-            help="output directory (default: "
-            f"{getattr(module, 'OUT_DEFAULT', f'runs/{name}/<timestamp>')})",
+            help="output directory; an existing run directory resumes that run (default: "
+            f"{getattr(module, 'OUT_DEFAULT', f'runs/{name}/<timestamp>, a new one')})",
         )
         module.add_arguments(sub)
         sub.set_defaults(handler=_run_experiment, experiment=name)
