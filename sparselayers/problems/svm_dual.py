@@ -85,7 +85,8 @@ def validate_lam2(lam2: Tensor) -> None:
 class SimplexDual:
     """What both SVM duals share: the offsets ``A = Y - Λ``, rows constrained to
     ``{A_i <= Y_i, Σ_l A_il = 0}``, and the faces of ``Λ`` as active set. The one-hot labels
-    ``Y`` are the parameter at position :attr:`labels_at`."""
+    ``Y`` are the parameter at position :attr:`labels_at`; each form defines its own
+    ``reduced_hessian``."""
 
     labels_at: int
 
@@ -120,10 +121,6 @@ class SimplexDual:
         face coordinates itself)."""
         mask = cls.active(A, *params).flatten(-2)
         return cls.reduced_hessian(A, *params), mask, _identity, _identity
-
-    @staticmethod
-    def reduced_hessian(A: Tensor, *params: Tensor) -> Tensor:
-        raise NotImplementedError
 
 
 def _identity(X: Tensor) -> Tensor:
