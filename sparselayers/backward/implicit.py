@@ -27,7 +27,6 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
-from sparselayers.ops.support_solve import solve_masked
 from sparselayers.problems.protocols import ActiveSetProblem
 from sparselayers.solvers.table import ForwardSolver
 
@@ -41,22 +40,14 @@ def implicit_vjp(
     return problem.stationarity_vjp(B, *params, -z)
 
 
-def _solve_support_system(problem: ActiveSetProblem, B: Tensor, v: Tensor, params) -> Tensor:
-    """``z`` with ``A z = v`` on the active set of ``B`` (``problem.support_system``)."""
-    A, mask, take, put = problem.support_system(B, *params)
-    v_S = take(v)
-    flat = (*v_S.shape[:-2], -1)
-    return put(solve_masked(A, mask.reshape(flat), v_S.reshape(flat)).reshape(v_S.shape))
-
-
 class _CompactSolve(torch.autograd.Function):
-    """:func:`_solve_support_system` as a function of ``v`` (the system is symmetric, so its
+    """``problem.solve_support`` as a function of ``v`` (the system is symmetric, so its
     backward is the same solve). Gathering the support has a data-dependent size, which
     ``torch.func.vmap`` cannot trace; the ``vmap`` rule receives concrete tensors instead."""
 
     @staticmethod
     def forward(problem, B, v, *params):
-        return _solve_support_system(problem, B, v, params)
+        return problem.solve_support(B, v, *params)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

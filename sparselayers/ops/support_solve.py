@@ -14,6 +14,8 @@ inside an ``autograd.Function`` whose ``vmap`` rule receives concrete tensors
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -66,6 +68,15 @@ def solve_masked(A: Tensor, mask: Tensor, v: Tensor) -> Tensor:
         z = z.clone()
         z[bad] = (pinv(A[bad] * _outer(mask[bad])) @ (mask[bad] * v[bad])[..., None])[..., 0]
     return z
+
+
+def solve_system(system: tuple[Tensor, Tensor, Callable, Callable], v: Tensor) -> Tensor:
+    """``z`` with ``A z = v`` on the active set, for a problem's ``support_system``
+    ``(A, mask, take, put)`` (``problems/protocols.py``) and ``v`` shaped like its variable."""
+    A, mask, take, put = system
+    v_S = take(v)
+    flat = (*v_S.shape[:-2], -1)
+    return put(solve_masked(A, mask.reshape(flat), v_S.reshape(flat)).reshape(v_S.shape))
 
 
 def solve_on_support_checked(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

@@ -25,6 +25,7 @@ from torch import Tensor
 from sparselayers.ops.gather import active_first, put_rows, take_columns, take_rows
 from sparselayers.ops.prox import block_soft_threshold, group_norm
 from sparselayers.ops.structured import block_diagonal
+from sparselayers.ops.support_solve import solve_system
 from sparselayers.problems import quadratic
 
 if TYPE_CHECKING:
@@ -179,6 +180,10 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         B_S, F_S, take, expand = _on_support(B, F)
         mask = cls.active(B_S).reshape(*B_S.shape[:-2], -1)
         return cls.reduced_hessian(B_S, F_S, Y, lam), mask, take, expand
+
+    @classmethod
+    def solve_support(cls, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        return solve_system(cls.support_system(X, *params), v)
 
     # -- reference formulation ---------------------------------------------------------------
     @staticmethod

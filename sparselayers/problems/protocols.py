@@ -91,6 +91,11 @@ class ActiveSetProblem(Problem, Protocol):
         (possibly gathered to it, then ``take`` maps ``X``-shaped tensors there and ``put``
         back), and its active mask ``(..., d)``."""
 
+    def solve_support(self, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        """``z`` with ``∂Φ/∂X z = v`` on the active set (``v`` and ``z`` shaped like ``X``):
+        the solve of the implicit backward. Forming :meth:`support_system` and solving it
+        (``ops.support_solve.solve_system``), or matrix-free where forming costs more."""
+
 
 @runtime_checkable
 class CvxpyProblem(Problem, Protocol):

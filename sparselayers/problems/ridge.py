@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.ops.linear import solve_symmetric
+from sparselayers.ops.support_solve import solve_system
 from sparselayers.problems import quadratic
 
 
@@ -122,6 +123,10 @@ class Ridge(quadratic.LeastSquaresProblem):
             B.shape[:-2] + (B.shape[-2] * B.shape[-1],), dtype=B.dtype, device=B.device
         )
         return cls.reduced_hessian(B, F, Y, lam), mask, _identity, _identity
+
+    @classmethod
+    def solve_support(cls, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        return solve_system(cls.support_system(X, *params), v)
 
     @staticmethod
     def cvxpy_problem(n: int, m: int, k: int):

@@ -46,6 +46,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.ops.simplex import project_offsets
+from sparselayers.ops.support_solve import solve_system
 from sparselayers.problems.simplex_faces import face_mask, project_tangent
 from sparselayers.problems.svm_scores import ShrunkWeights
 
@@ -121,6 +122,10 @@ class SimplexDual:
         face coordinates itself)."""
         mask = cls.active(A, *params).flatten(-2)
         return cls.reduced_hessian(A, *params), mask, _identity, _identity
+
+    @classmethod
+    def solve_support(cls, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        return solve_system(cls.support_system(X, *params), v)
 
 
 def _identity(X: Tensor) -> Tensor:

@@ -18,7 +18,9 @@ import torch
 from torch import Tensor
 
 from sparselayers._validation import check_values
+from sparselayers.ops.pcg import DIRECT_SOLVE_BUDGET, conjugate_gradients, relative_tolerance
 from sparselayers.ops.prox import group_norm
+from sparselayers.ops.support_solve import solve_system
 from sparselayers.problems.simplex_faces import face_mask, project_tangent, reduced_system
 from sparselayers.problems.svm_dual import (
     SimplexDual,
@@ -32,6 +34,7 @@ from sparselayers.problems.svm_scores import (
     active_columns,
     feature_scores_vjp,
     shrink_columns,
+    shrink_pullback,
 )
 
 
@@ -70,11 +73,19 @@ class GroupLassoSVMDual(SimplexDual):
         W = shrink_columns(A.mT @ F, lam1, lam2)
         return torch.baddbmm(Y, F, W.mT, beta=-1)
 
-    @staticmethod
-    def relative_gap(A: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
+    @classmethod
+    def relative_gap(cls, A: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         W = shrink_columns(A.mT @ F, lam1, lam2)  # (..., k, m)
+        return cls.relative_gap_at(A, W, F @ W.mT, Y, lam1, lam2)
+
+    @staticmethod
+    def relative_gap_at(
+        A: Tensor, W: Tensor, S: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor
+    ) -> Tensor:
+        """:meth:`relative_gap` from ``A``'s weights ``W (..., k, m)`` and scores ``S = F W^T``
+        (for a solver that has them: the two passes over ``F``)."""
         ridge = lam2 / 2 * (W * W).sum((-2, -1))
-        primal = hinge(F @ W.mT, Y) + lam1 * group_norm(W.mT).sum(-1) + ridge
+        primal = hinge(S, Y) + lam1 * group_norm(W.mT).sum(-1) + ridge
         dual = (Y * A).sum((-2, -1)) - ridge
         return relative_gap_of(A, Y, primal, dual)
 
@@ -119,6 +130,53 @@ class GroupLassoSVMDual(SimplexDual):
         u = V * (d / lam2[..., None]).sqrt().unsqueeze(-2) / safe.unsqueeze(-2)  # (..., k, s)
         M = (F * c.unsqueeze(-2)) @ F.mT / lam2[..., None, None]
         return reduced_system(face_mask(A, Y), M, F, u)  # U[(i, a), j] = F_ij √(d_j/lam2) u_aj
+
+    @classmethod
+    def solve_support(
+        cls, A: Tensor, v: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor
+    ) -> Tensor:
+        """The implicit solve ``(P H P + I - P) z = v``: formed and factorized (as
+        :meth:`reduced_hessian` writes it) up to ``DIRECT_SOLVE_BUDGET`` multiply-adds per task,
+        by preconditioned conjugate gradients above it (``ops/pcg.py``).
+
+        ``H = Σ_j F_j F_j^T ⊗ J_j`` over the active columns, ``J_j ⪯ I / lam2`` the Jacobian of
+        ``BST(., lam1) / lam2`` at ``v_j`` (``J_j = I / lam2`` for ``lam1 = 0``); the
+        preconditioner replaces every ``J_j`` by ``I / lam2``, i.e. ``H`` by ``(F_A F_A^T / lam2)
+        ⊗ I``, which costs one ``n x n`` Gram matrix and an ``nk x nk`` Cholesky factor (exact
+        for ``lam1 = 0``, and close while the shrinkage ``lam1 / ||v_j||`` is small). Measured
+        on 15-shot 5-way heads (m = 16,000, float32): 4-8 iterations to the float32 accuracy of
+        the direct solve at 43-100 % active columns. Tasks where they do not converge are
+        solved directly.
+        """
+        n, k = A.shape[-2:]
+        V = A.mT @ F
+        F_A, V_A = active_columns(group_norm(V.mT) > lam1[..., None], F, V)
+        if (n * k) ** 2 * F_A.shape[-1] <= DIRECT_SOLVE_BUDGET:
+            return solve_system(cls.support_system(A, F, Y, lam1, lam2), v)
+        mask = face_mask(A, Y)
+        on = (group_norm(V_A.mT) > lam1[..., None]).to(F.dtype)  # not the padding columns
+        preconditioner = reduced_system(
+            mask, (F_A * on.unsqueeze(-2)) @ F_A.mT / lam2[..., None, None]
+        )
+        factor, info = torch.linalg.cholesky_ex(preconditioner)
+
+        def precondition(r: Tensor) -> Tensor:
+            z = torch.cholesky_solve(r.flatten(-2).unsqueeze(-1), factor)
+            return project_tangent(mask, z.view_as(r))
+
+        def product(x: Tensor) -> Tensor:  # P H P x + (I - P) x, with x on the tangent space
+            curvature = shrink_pullback(V_A, x.mT @ F_A, lam1, lam2)[1]  # J_j (F_j^T x)
+            return project_tangent(mask, F_A @ curvature.mT)
+
+        z, converged = conjugate_gradients(
+            product, precondition, project_tangent(mask, v), rtol=relative_tolerance(A.dtype)
+        )
+        failed = ~converged | (info != 0)
+        if bool(failed.any()):  # directly, on the failed tasks only
+            sub = (A[failed], F[failed], Y[failed], lam1[failed], lam2[failed])
+            z = z.clone()
+            z[failed] = solve_system(cls.support_system(*sub), v[failed])
+        return z
 
     @staticmethod
     def cvxpy_sizes(F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> tuple[int, int, int]:
