@@ -13,7 +13,6 @@ import sparselayers as sl
 import sparselayers.solvers.homotopy as homotopy
 import sparselayers.solvers.lasso as lasso
 import sparselayers.solvers.working_set as working_set
-from sparselayers.backward.implicit import _solve_support_system
 from sparselayers.ops.support_solve import solve_masked
 from sparselayers.problems import GROUP_LASSO
 from sparselayers.solvers.active_set import lasso_active_set
@@ -189,7 +188,7 @@ def test_support_system_equals_the_full_size_system(k):
     flat = (*B.shape[:-2], -1)
     A = GROUP_LASSO.reduced_hessian(B, F, Y, lam)
     full = solve_masked(A, GROUP_LASSO.active(B).reshape(flat), v.reshape(flat))
-    compact = _solve_support_system(GROUP_LASSO, B, v, (F, Y, lam))
+    compact = GROUP_LASSO.solve_support(B, v, F, Y, lam)
     torch.testing.assert_close(compact, full.reshape(B.shape), rtol=1e-10, atol=1e-12)
 
 
