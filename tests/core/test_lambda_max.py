@@ -145,3 +145,23 @@ def test_svm_lambda1_max_refuses_bad_values():
         SF.svm_lambda1_max(F, labels + 5, num_classes=3)
     with pytest.raises(ValueError, match="labels"):
         SF.svm_lambda1_max(F, labels[:, None].expand(2, 3, 15), num_classes=3)
+
+
+def test_svm_lambda1_max_on_working_sets_of_columns_equals_all_columns(monkeypatch):
+    """With more columns than the first working set (m = 200 > 64), the bounds stay certified
+    for the whole problem: the same value as the iterations on every column, to the tolerance,
+    and a task still does not depend on its batch."""
+    import sparselayers.solvers.svm_lambda_max as module
+
+    F, labels = _svm_tasks(B=3, m=200, seed=3)
+    Y = torch.nn.functional.one_hot(labels, 3).to(F.dtype)
+    sets = module.lam1_max(F, Y, tol=1e-4)
+    assert bool(sets.converged.all())
+    monkeypatch.setattr(module, "FIRST_COLUMNS", 10**9)  # every column from the start
+    whole = module.lam1_max(F, Y, tol=1e-4)
+    torch.testing.assert_close(sets.upper, whole.upper, rtol=2e-4, atol=0)
+    assert bool((sets.lower <= whole.upper).all()) and bool((whole.lower <= sets.upper).all())
+    monkeypatch.undo()
+    for b in range(3):
+        alone = module.lam1_max(F[b : b + 1], Y[b : b + 1], tol=1e-4)
+        torch.testing.assert_close(alone.upper[0], sets.upper[b], rtol=1e-12, atol=0)
