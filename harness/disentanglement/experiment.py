@@ -31,6 +31,7 @@ from harness.disentanglement.methods import METHODS
 from harness.disentanglement.sweep import (
     SWEEPS,
     Unit,
+    estimate,
     expand,
     plan,
     read_rows,
@@ -52,6 +53,7 @@ SINGLE = {
     "weights": ("bernoulli",),
 }
 AXES = ("method", "lam", "rho", "alpha", "weights", "seed")  # set by the sweep, not by flags
+RESUMES = True  # finished rows are kept, interrupted runs resume from their checkpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +118,13 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     return expand(base, seeds=tuple(range(args.seeds)), **axes)
 
 
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the results depend on (`harness.cli.default_out` names the directory by it): every
+    row's settings and the data."""
+    data = None if args.data_dir is None else str(args.data_dir)
+    return {"runs": [c.to_dict() for c in configs_from_args(args)], "data_dir": data}
+
+
 def list_runs(configs: list[RunConfig], out: Path) -> str:
     """The training runs of a sweep, one line each: index, id, status, the rows it serves."""
     lines = []
@@ -156,7 +165,10 @@ def run(args: argparse.Namespace) -> None:
         if args.run_index is not None:
             run_indexed(units[args.run_index], out, data_dir, ctx, not args.no_progress)
             return
-        if ctx.distributed or ctx.device.type != "cpu" or args.workers == 1:
+        here = ctx.distributed or ctx.device.type != "cpu" or args.workers == 1
+        if ctx.is_main:
+            print(estimate(units, out, data_dir, 1 if here else args.workers, ctx).line())
+        if here:
             source = image_source(data_dir, configs[0].image_size, str(ctx.device))
             rows = run_sweep(configs, out, source, ctx, not args.no_progress, on_row=write)
         else:
@@ -209,6 +221,7 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
 __all__ = [
     "HELP",
     "NAME",
+    "RESUMES",
     "add_arguments",
     "add_sweep_arguments",
     "check_sweep_arguments",
@@ -217,5 +230,6 @@ __all__ = [
     "plot",
     "run",
     "run_indexed",
+    "settings",
     "summary_table",
 ]

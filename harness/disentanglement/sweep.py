@@ -25,10 +25,9 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,10 @@ from harness.data import ImageSource
 from harness.disentanglement.config import RunConfig
 from harness.disentanglement.data import image_source
 from harness.disentanglement.evaluate import evaluate_row
-from harness.disentanglement.train import train
+from harness.disentanglement.train import calibrate, train
 from harness.distributed import DistContext
-from harness.workers import init_worker, write_json
+from harness.eta import CALIBRATION_STEPS, Estimate, from_finished
+from harness.workers import worker_pool, write_json
 
 LAMS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
 RHOS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
@@ -141,6 +141,32 @@ def unit_status(out_dir: Path, unit: Unit) -> str:
             return "pending (unreadable checkpoint)"
         return f"resumable at step {step}"
     return "pending"
+
+
+def estimate(
+    units: Sequence[Unit],
+    out_dir: Path,
+    data_dir: str | None,
+    workers: int = 1,
+    ctx: DistContext | None = None,
+) -> Estimate:
+    """The time left of the sweep ``units`` in ``out_dir`` (`harness.eta`): seconds per step
+    from the training time of its finished runs, or else timed on a few steps of the first run
+    to do (on ``ctx``'s device, this rank's tasks). ``workers``: runs trained at once."""
+    ctx = ctx or DistContext()
+    todo = [u for u in units if unit_status(out_dir, u) != "done"]
+    finished = [read_rows(out_dir, u.rows[:1]) for u in units if u not in todo]
+    rows = [r[0] for r in finished if r]
+    measured = from_finished((r["train_seconds"] for r in rows), (r["steps_done"] for r in rows))
+    source = f"measured on {len(rows)} finished runs (training only)"
+    if todo and measured is None:
+        config = todo[0].config
+        source_images = image_source(data_dir, config.image_size, str(ctx.device))
+        # Runs trained by worker processes run on one thread each (`harness.workers`).
+        measured = calibrate(config, source_images, ctx, threads=1 if workers > 1 else None)
+        source = f"measured ({CALIBRATION_STEPS} calibration steps; training only)"
+    steps = max((u.config.steps for u in todo), default=0)
+    return Estimate(len(todo), len(units) - len(todo), steps, measured or 0.0, source, workers)
 
 
 class UnitBusy(RuntimeError):
@@ -289,23 +315,17 @@ def run_units(
                 continue
             report(unit.run_id, time.perf_counter() - begin, rows)
     else:
-        context = get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
+        with worker_pool(workers) as pool:
             pending: set[Future] = {
                 pool.submit(_work, _Job(u, str(out_dir), data_dir)) for u in todo
             }
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        try:
-                            report(*future.result())
-                        except UnitBusy as err:
-                            busy.append(str(err))
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        report(*future.result())
+                    except UnitBusy as err:
+                        busy.append(str(err))
     for message in busy:
         log(f"skipped: {message}")
 

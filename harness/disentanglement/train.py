@@ -32,6 +32,7 @@ from harness.distributed import (
     unwrap,
     wrap_ddp,
 )
+from harness.eta import CALIBRATION_STEPS, seconds_per_step
 from harness.metrics import mcc
 from harness.models import ConvEncoder
 
@@ -217,3 +218,33 @@ def train(
     bar.close()
     encoder.load_state_dict(best_encoder)
     return Trained(encoder, latents, state, time.perf_counter() - start)
+
+
+def calibrate(
+    config: RunConfig,
+    source: ImageSource,
+    ctx: DistContext | None = None,
+    steps: int = CALIBRATION_STEPS,
+    threads: int | None = None,
+) -> float:
+    """Wall seconds of one training step of ``config`` on this rank's tasks, on ``threads``
+    torch threads (`harness.eta.seconds_per_step`): the same sampler, encoder, inner layer and
+    Adam update as `train`, on a throw-away model, without validation, checkpoints or gradient
+    exchange."""
+    ctx = ctx or DistContext()
+    torch.manual_seed(config.seed)
+    latents, sampler, _ = samplers(config, source, ctx.device)
+    encoder = ConvEncoder(config.image_size, latents.dim).to(ctx.device)
+    head = TaskRegression(config.method_config())
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
+    task_ids = shard(range(config.num_tasks), ctx)
+    count = iter(range(steps + 1))
+
+    def step() -> None:
+        batch = sampler.sample(next(count), task_ids)
+        loss, _ = head(encoder(batch.images), batch.targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return seconds_per_step(step, ctx.device, steps, threads)

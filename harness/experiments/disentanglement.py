@@ -3,11 +3,23 @@
 from harness.disentanglement.experiment import (
     HELP,
     NAME,
+    RESUMES,
     add_arguments,
     configs_from_args,
     plot,
     run,
+    settings,
     summary_table,
 )
 
-__all__ = ["HELP", "NAME", "add_arguments", "configs_from_args", "plot", "run", "summary_table"]
+__all__ = [
+    "HELP",
+    "NAME",
+    "RESUMES",
+    "add_arguments",
+    "configs_from_args",
+    "plot",
+    "run",
+    "settings",
+    "summary_table",
+]

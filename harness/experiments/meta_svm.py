@@ -21,7 +21,7 @@ from harness.config import add_config_arguments, config_overrides, config_to_dic
 from harness.devices import add_threads_argument, device_argument
 from harness.distributed import init_distributed, shutdown
 from harness.meta.config import PRESETS, MetaConfig, preset
-from harness.meta.experiment import run_sweep
+from harness.meta.experiment import estimate, run_sweep
 from harness.meta.figures import figure5
 from harness.results import write_results
 
@@ -30,6 +30,7 @@ HELP = (
     "meta-learning with group-lasso SVM heads: accuracy vs sparsity over lam1 = λ1 / λ1_max, "
     "with the dense SVM and the ridge head as references (Fig. 5)"
 )
+RESUMES = True  # finished heads are kept, interrupted ones resume from their checkpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the results depend on (`harness.cli.default_out` names the directory by it)."""
+    config = preset(args.preset, **config_overrides(args, MetaConfig))
+    data_dir = None if args.data_dir is None else str(args.data_dir)
+    return {**config_to_dict(config), "data_dir": data_dir}
+
+
 def run(args: argparse.Namespace) -> None:
     """Train and evaluate one head per lam1; rank 0 writes results.json and figures."""
     if args.workers < 1:
@@ -59,6 +67,8 @@ def run(args: argparse.Namespace) -> None:
     config = preset(args.preset, **config_overrides(args, MetaConfig))
     ctx = init_distributed(args.device)
     try:
+        if ctx.is_main:
+            print(estimate([config], Path(args.out), ctx, args.data_dir, args.workers).line())
         rows = run_sweep(
             config, Path(args.out), ctx, args.data_dir, not args.no_progress, args.workers
         )

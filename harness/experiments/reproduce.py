@@ -4,10 +4,11 @@ from harness.reproduce.command import (
     HELP,
     NAME,
     OUT_DEFAULT,
+    RESUMES,
     add_arguments,
     default_out,
     plot,
     run,
 )
 
-__all__ = ["HELP", "NAME", "OUT_DEFAULT", "add_arguments", "default_out", "plot", "run"]
+__all__ = ["HELP", "NAME", "OUT_DEFAULT", "RESUMES", "add_arguments", "default_out", "plot", "run"]

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the results depend on (`harness.cli.default_out` names the directory by it)."""
+    config = protocol(args.protocol, **config_overrides(args, StudyConfig))
+    return {"protocol": args.protocol, **config_to_dict(config)}
+
+
 def run(args: argparse.Namespace) -> None:
     """Run the study and write ``results.json`` and ``figure1.png`` into ``args.out``."""
     config = protocol(args.protocol, **config_overrides(args, StudyConfig))

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,11 @@ from harness.data.fewshot_procedural import ProceduralFewShot
 from harness.data.procedural import ProceduralShapes
 from harness.data.renderer import SceneConfig
 from harness.distributed import DistContext
+from harness.eta import CALIBRATION_STEPS, Estimate, from_finished
 from harness.meta.config import MetaConfig
 from harness.meta.evaluate import evaluate
-from harness.meta.train import build_model, train
-from harness.workers import init_worker, write_json
+from harness.meta.train import build_model, calibrate, train
+from harness.workers import worker_pool, write_json
 
 SPLITS = ("train", "val", "test")
 
@@ -89,6 +90,41 @@ def read_rows(config: MetaConfig, out: Path) -> list[dict[str, Any]]:
     order of `MetaConfig.heads`."""
     rows = [_finished(config, out, h) for h in config.heads()]
     return [r for r in rows if r is not None]
+
+
+def estimate(
+    configs: Sequence[MetaConfig],
+    out: Path,
+    ctx: DistContext,
+    data_dir: Path | None = None,
+    workers: int = 1,
+) -> Estimate:
+    """The time left of the sweeps ``configs`` (e.g. one per seed) into ``out`` (`harness.eta`):
+    seconds per step from the finished heads' training and evaluation time, or else timed on
+    a few steps of the first head to do."""
+    parallel = 1 if ctx.world_size > 1 or ctx.device.type != "cpu" else workers
+    heads = [(c, h) for c in configs for h in c.heads()]
+    rows = [_finished(c, out, h) for c, h in heads]
+    todo = [(c, h) for (c, h), row in zip(heads, rows, strict=True) if row is None]
+    finished = [r for r in rows if r is not None]
+    measured = from_finished(
+        (r["train_seconds"] + r.get("eval_seconds", 0.0) for r in finished),
+        (len(r["history"]["loss"]) for r in finished),
+    )
+    source = f"measured on {len(finished)} finished heads (evaluation included)"
+    if todo and measured is None:
+        config, (kind, lam1) = todo[0]
+        check_data(config, data_dir)
+        model = build_model(config, config.head_config(kind, lam1), config.seed)
+        sampler = EpisodeSampler(
+            splits(config, data_dir)["train"],
+            config.way, config.train_shot, config.query, config.seed,
+        )  # fmt: skip
+        # Heads trained by worker processes run on one thread each (`harness.workers`).
+        measured = calibrate(model, config, sampler, ctx, threads=1 if parallel > 1 else None)
+        source = f"measured ({CALIBRATION_STEPS} calibration steps; training only)"
+    steps = max((c.steps for c, _ in todo), default=0)
+    return Estimate(len(todo), len(finished), steps, measured or 0.0, source, parallel, "heads")
 
 
 def run_sweep(
@@ -151,22 +187,16 @@ def run_sweep(
             head_id(kind, lam1, config.seed): _Job(config, kind, lam1, str(out), data_dir)
             for kind, lam1 in todo
         }
-        context = get_context("spawn")
-        with ProcessPoolExecutor(parallel, mp_context=context, initializer=init_worker) as pool:
+        with worker_pool(parallel) as pool:
             pending = {pool.submit(_work, job): name for name, job in jobs.items()}
-            try:
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        name = pending.pop(future)
-                        try:
-                            done(*future.result())
-                        except (ValueError, RuntimeError) as err:
-                            failed(name, err)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = pending.pop(future)
+                    try:
+                        done(*future.result())
+                    except (ValueError, RuntimeError) as err:
+                        failed(name, err)
     if todo and len(failures) == len(todo):
         raise RuntimeError(f"every head failed; the first: {failures[0]}")
     if failures:
@@ -234,4 +264,4 @@ def _work(job: _Job) -> tuple[str, float, dict[str, Any]]:
     return head_id(job.kind, job.lam1, job.config.seed), time.perf_counter() - begin, row
 
 
-__all__ = ["check_data", "head_id", "read_rows", "run_one", "run_sweep", "splits"]
+__all__ = ["check_data", "estimate", "head_id", "read_rows", "run_one", "run_sweep", "splits"]

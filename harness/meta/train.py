@@ -21,6 +21,7 @@ from tqdm import tqdm
 from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.data.fewshot import EpisodeSampler
 from harness.distributed import DistContext, all_reduce_mean, unwrap, wrap_ddp
+from harness.eta import CALIBRATION_STEPS, seconds_per_step
 from harness.meta.config import MetaConfig
 from harness.meta.evaluate import evaluate
 from harness.meta.heads import HeadConfig, MetaHead
@@ -141,3 +142,42 @@ def train(
             )
     bar.close()
     return history
+
+
+def calibrate(
+    model: MetaLearner,
+    config: MetaConfig,
+    train_sampler: EpisodeSampler,
+    ctx: DistContext,
+    steps: int = CALIBRATION_STEPS,
+    threads: int | None = None,
+) -> float:
+    """Wall seconds of one training step of ``model`` on ``threads`` torch threads
+    (`harness.eta.seconds_per_step`): the first episodes of
+    ``train_sampler`` (this rank's shard), the loss and SGD update of `train`, on a model that
+    is thrown away afterwards; no validation, checkpoint or gradient exchange. The inner
+    solver's cost changes as the features train, so this is the pace of the first steps."""
+    model.to(ctx.device).train()
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
+    b = config.episodes_per_batch
+    count = iter(range(steps + 1))
+
+    def step() -> None:
+        batch = train_sampler.episodes(next(count) * b, b).shard(ctx.rank, ctx.world_size)
+        out = model(batch)
+        loss = nnf.cross_entropy(
+            out.logits.flatten(0, 1),
+            batch.query_labels.flatten().to(ctx.device),
+            label_smoothing=config.label_smoothing,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return seconds_per_step(step, ctx.device, steps, threads)

@@ -14,9 +14,12 @@ array, as in the ``disentanglement`` command (the two studies run without them).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from harness.devices import device_argument
 from harness.disentanglement.config import RunConfig
@@ -29,16 +32,27 @@ from harness.disentanglement.experiment import (
     run_indexed,
 )
 from harness.disentanglement.figures import best_lambda, plot_rows, traversal_figure
-from harness.disentanglement.sweep import plan, read_rows, run_sweep, run_units
+from harness.disentanglement.sweep import estimate, plan, read_rows, run_sweep, run_units
 from harness.distributed import DistContext, init_distributed, shutdown
+from harness.eta import total_line
+from harness.meta.experiment import estimate as meta_estimate
 from harness.reproduce.claims import select
 from harness.reproduce.report import write_report
 from harness.reproduce.specs import DEFAULT_FIGURES, FIGURE_NAMES, SCALES, SWEEP_NAMES, figure
-from harness.reproduce.studies import STUDIES, fig1_section, fig5_section, run_fig1, run_fig5
+from harness.reproduce.studies import (
+    STUDIES,
+    fig1_done,
+    fig1_section,
+    fig5_section,
+    meta_configs,
+    run_fig1,
+    run_fig5,
+)
 from harness.results import write_results
 
 NAME = "reproduce"
 OUT_DEFAULT = "results/<scale>"
+RESUMES = True  # finished rows and heads are kept, interrupted runs resume
 HELP = "the paper's Fig. 1, Section 5.1 / App. D.2 and Fig. 5 at one scale, then REPRODUCTION.md"
 
 
@@ -167,6 +181,8 @@ def run(args: argparse.Namespace) -> None:
     if args.run_index is not None:
         run_indexed(units[args.run_index], out, data_dir, DistContext(), not args.no_progress)
         return
+    if not args.report_only:
+        print("\n".join(plan_lines(args, studies, units, out)))
     if not args.report_only and studies:
         if "fig1" in studies:
             run_fig1(out, args.scale, args.workers, not args.no_progress)
@@ -195,6 +211,36 @@ def run(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def plan_lines(
+    args: argparse.Namespace, studies: Sequence[str], units: Sequence[Any], out: Path
+) -> list[str]:
+    """What the run will do and how long it should take, before it starts (`harness.eta`):
+    each part's runs × steps × measured seconds per step, then the total."""
+    lines, estimates = [], []
+    ctx = DistContext(device=torch.device(args.device))
+    if "fig1" in studies:
+        done = fig1_done(out, args.scale)
+        lines.append(
+            "fig1: done"
+            if done
+            else "fig1: the Section 2 study (closed-form and Lasso fits, no training steps; "
+            "35–70 s at the quick scale on 2 cores, not timed ahead)"
+        )
+    if "fig5" in studies:
+        estimates.append(
+            meta_estimate(meta_configs(args.scale), out / "fig5", ctx, None, args.workers)
+        )
+        lines.append(f"fig5: {estimates[-1].line()}")
+    if units:
+        data_dir = None if args.data_dir is None else str(args.data_dir)
+        workers = args.workers if args.device == "cpu" else 1
+        estimates.append(estimate(units, out, data_dir, workers, ctx))
+        lines.append(f"Section 5.1: {estimates[-1].line()}")
+    if len(estimates) > 1:
+        lines.append(total_line(estimates))
+    return lines
+
+
 def _run_on_device(args, configs, out: Path, data_dir: str | None) -> None:
     """The runs one by one on ``args.device`` (e.g. the paper-scale run on a GPU)."""
     ctx = init_distributed(args.device)
@@ -210,4 +256,4 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return plot_rows(results["rows"], out_dir)
 
 
-__all__ = ["HELP", "NAME", "OUT_DEFAULT", "add_arguments", "default_out", "plot", "run"]
+__all__ = ["HELP", "NAME", "OUT_DEFAULT", "RESUMES", "add_arguments", "default_out", "plot", "run"]

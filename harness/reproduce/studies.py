@@ -64,13 +64,22 @@ def meta_configs(scale: str) -> list[MetaConfig]:
     return [meta_config(scale, seed) for seed in range(META_SEEDS[scale])]
 
 
+def _fig1_record(scale: str) -> dict[str, Any]:
+    return {"protocol": "published", **config_to_dict(study_config(scale))}
+
+
+def fig1_done(out: Path, scale: str) -> bool:
+    """Whether ``out/fig1`` holds the Fig. 1 results of ``scale``'s settings."""
+    path = Path(out) / "fig1" / RESULTS_FILENAME
+    return path.is_file() and json.loads(path.read_text()).get("config") == _fig1_record(scale)
+
+
 def run_fig1(out: Path, scale: str, workers: int, progress: bool = True) -> None:
     """Run the Fig. 1 study into ``out/fig1`` unless its results have these settings."""
-    config = study_config(scale)
-    record = {"protocol": "published", **config_to_dict(config)}
-    path = Path(out) / "fig1" / RESULTS_FILENAME
-    if path.is_file() and json.loads(path.read_text()).get("config") == record:
+    if fig1_done(out, scale):
         return
+    config, record = study_config(scale), _fig1_record(scale)
+    path = Path(out) / "fig1" / RESULTS_FILENAME
     print(f"fig1: the Section 2 study ({config.seeds} seeds, {workers} worker(s))")
     results = run_study(config, progress=progress, workers=workers, threads=1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +220,7 @@ def _heads_table(rows: list[dict[str, Any]]) -> str:
 
 __all__ = [
     "STUDIES",
+    "fig1_done",
     "fig1_section",
     "fig5_section",
     "mean_over_seeds",

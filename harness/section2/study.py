@@ -58,9 +58,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
@@ -71,6 +70,7 @@ from tqdm import tqdm
 import sparselayers as sl
 from harness.crossval import CrossValidated, Fitter, cross_validate
 from harness.section2.config import ESTIMATORS, REPRESENTATIONS, StudyConfig
+from harness.workers import worker_pool
 
 
 @dataclass(frozen=True)
@@ -266,11 +266,7 @@ def run_study(
         finally:
             torch.set_num_threads(previous)
     else:
-        # "spawn": a forked child of a process whose OpenMP pool already started can hang.
-        context = get_context("spawn")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
-        ) as pool:
+        with worker_pool(workers, threads) as pool:  # "spawn" processes, Ctrl-C ends them
             futures = {pool.submit(fit_cell, config, seed, n): (seed, i) for seed, i, n in cells}
             for future in as_completed(futures):
                 record(*futures[future], future.result())
