@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format docs demo reproduce bench clean
+.PHONY: install test lint format docs demo reproduce bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[reference,harness,dev,docs]"
+	$(PY) -m pip install -q -e ".[reference,harness,dev,docs,bench]"
 	# qpth 0.0.18 does not build; 0.0.17 works beside numpy 2 when its pins are skipped.
 	$(PY) -m pip install -q --no-deps "qpth==0.0.17"
 	touch $(STAMP)
@@ -45,6 +45,12 @@ reproduce: install
 
 bench: install
 	$(PY) -m benchmarks.report
+
+# On a CUDA machine (install a CUDA torch through TORCH_SPEC): the headline group-Lasso and
+# SVM-head problems, sync counts and training steps, within 8 minutes, into
+# benchmarks/results/gpu/report.md. Exits with a message when CUDA is unavailable.
+bench-gpu: install
+	$(PY) -m benchmarks.gpu --device cuda
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks .asv benchmarks/results docs/_build

@@ -6,13 +6,17 @@ is one way to solve it (a backward mode of our layer, a baseline, or the matmul 
 
 - ``headline``: the headline setting, group Lasso, T = 64, n = 50, m ∈ {6, 64, 256}, k = 1,
   float32, λ = 0.1 λ_max, against every baseline;
+- ``families``: the same comparison on harder data (:func:`families`): a dense truth, a
+  correlated (Toeplitz) design, m ≫ n, the paper's inner problem (T = 8, n = 50, m = 6) and a
+  large batch (T = 1,024); the report's headline shows the worst of them and the headline;
 - ``variants``: k > 1 (MultiTaskLasso), float64 (adds the cvxpy reference mode), other λ/λ_max;
 - ``ridge``, ``l21``: the other layers, every backward mode;
 - ``sweep-T``, ``sweep-n``, ``sweep-m``: one axis varies, for the log-log scaling plots;
 - ``svm``: the group-lasso SVM head (meta-learning) at several λ1/λ1_max, and MetaOptNet's
   Crammer–Singer head (λ1 = 0, dual kernel ``K + 1.0·I``, i.e. the exact CS-SVM on the
   features ``[F, I_n]``: ``dual_ridge = 1``), solved by our head with ``dual_ridge=1.0`` and by
-  qpth as MetaOptNet solves it: the same QP in the same case.
+  qpth as MetaOptNet solves it: the same QP in the same case;
+- ``headline-svm``: the MetaOptNet problems of ``svm`` (the SVM rows of the report's headline).
 
 The sizes come from the active profile (``profiles.py``); the methods that apply to a problem are
 decided here, once.
@@ -20,7 +24,7 @@ decided here, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from benchmarks.profiles import Profile, current_profile
@@ -33,6 +37,12 @@ SVM_LAM2 = 10.0
 """Ridge weight of the SVM head: λ2 = 1 / C with MetaOptNet's C_reg = 0.1."""
 METAOPTNET_DUAL_RIDGE = 1.0
 """What MetaOptNet's ``MetaOptNetHead_SVM_CS`` adds to the kernel of its dual QP (``K + 1.0·I``)."""
+TRUTHS = ("sparse", "dense")
+"""Ground truths of the regression data (``Problem.truth``)."""
+DENSE_TRUTH_FRACTION = 0.3
+"""Share of active true features of a ``dense`` truth: 30 %, a solution whose support nears n."""
+TOEPLITZ_CORRELATION = 0.9
+"""``ρ`` of the correlated-design family (``Σ_ij = ρ^|i−j|``)."""
 UNROLL_MAX_FEATURES = 256
 """Largest m on which the unrolled backward is measured in the sweeps (its graph grows as
 iterations × T × m)."""
@@ -51,6 +61,12 @@ class Problem:
         dual_ridge: ``c`` added to the kernel of the SVM dual (``K + c I``, the head on the
             features ``[F, √c I_n]``); ``METAOPTNET_DUAL_RIDGE`` is MetaOptNet's problem. Only
             for ``svm`` with ``lam = 0``; 0 (the plain head) everywhere else.
+        correlation: ``ρ`` of a Toeplitz design, every row of ``F`` drawn from
+            ``N(0, Σ)`` with ``Σ_ij = ρ^|i−j|`` (neighbouring features correlated); 0 (the
+            default) draws i.i.d. ``N(0, 1)`` features. Regression layers only.
+        truth: ``sparse`` (the default: ``max(1, m // 8)`` active true features per task) or
+            ``dense`` (:data:`DENSE_TRUTH_FRACTION` of the features active: a solution whose
+            support approaches n). Regression layers only.
     """
 
     layer: str
@@ -61,19 +77,34 @@ class Problem:
     dtype: str
     lam: float
     dual_ridge: float = 0.0
+    correlation: float = 0.0
+    truth: str = "sparse"
 
     def __post_init__(self) -> None:
         if not self.dual_ridge >= 0:
             raise ValueError(f"dual_ridge must be >= 0, got {self.dual_ridge!r}")
         if self.dual_ridge and (self.layer != "svm" or self.lam != 0):
             raise ValueError("dual_ridge is MetaOptNet's SVM head: layer 'svm' with lam = 0 only")
+        if not 0 <= self.correlation < 1:
+            raise ValueError(f"correlation must be in [0, 1), got {self.correlation!r}")
+        if self.truth not in TRUTHS:
+            raise ValueError(f"truth must be one of {TRUTHS}, got {self.truth!r}")
+        if self.layer == "svm" and (self.correlation or self.truth != "sparse"):
+            raise ValueError("correlation and truth describe regression data, not the SVM head's")
 
     @property
     def id(self) -> str:
         """Readable, unique id, e.g. ``group_lasso-T64-n50-m256-k1-float32-lam0.1``; MetaOptNet's
-        problem ends in ``-dualridge1``."""
+        problem ends in ``-dualridge1``, a correlated design in ``-toeplitz0.9``, a dense truth
+        in ``-densetruth`` (the defaults add nothing, so older ids still name the same data)."""
         base = f"{self.layer}-T{self.T}-n{self.n}-m{self.m}-k{self.k}-{self.dtype}-lam{self.lam:g}"
-        return f"{base}-dualridge{self.dual_ridge:g}" if self.dual_ridge else base
+        if self.dual_ridge:
+            base += f"-dualridge{self.dual_ridge:g}"
+        if self.correlation:
+            base += f"-toeplitz{self.correlation:g}"
+        if self.truth != "sparse":
+            base += f"-{self.truth}truth"
+        return base
 
 
 @dataclass(frozen=True)
@@ -113,7 +144,16 @@ METHODS: dict[str, Method] = {
             True,
         ),
         Method("sklearn", "scikit-learn Lasso / MultiTaskLasso loop", "baseline", False),
+        Method("skglm", "skglm Lasso / MultiTaskLasso loop (float64)", "baseline", False),
+        Method("celer", "celer Lasso / MultiTaskLasso loop", "baseline", False),
         Method("qpth", "MetaOptNet CS head, K + I (qpth, maxIter=15)", "baseline", True),
+        Method("proxsuite", "MetaOptNet CS head, K + I (ProxSuite QPLayer)", "baseline", True),
+        Method(
+            "paper-head",
+            "paper's sparse SVM head (5 PGD steps, 5-iteration CG backward)",
+            "baseline",
+            True,
+        ),
         Method("floor", "floor: one batched matmul F^T Y", "floor", False),
     )
 }
@@ -136,6 +176,31 @@ def _group_lasso(T: int, n: int, m: int, k: int = 1, dtype: str = "float32", lam
     return Problem("group_lasso", T, n, m, k, dtype, lam)
 
 
+def families(profile: Profile) -> dict[str, list[Problem]]:
+    """The group-Lasso families of the headline comparison, by the name the report prints; the
+    first is the headline itself (i.i.d. ``N(0, 1)`` features, a sparse truth).
+
+    Each family is the headline problem with one thing made harder: a dense truth (30 % of the
+    true weights nonzero, so the solution's support approaches n), a correlated design
+    (Toeplitz ``ρ = 0.9``), m ≫ n, the paper's disentanglement inner problem (few tasks, m = 6:
+    per-call overhead dominates) and a large batch.
+    """
+    p = profile
+    headline = [_group_lasso(p.tasks, p.samples, m) for m in p.features]
+    harder = [_group_lasso(p.tasks, p.samples, m) for m in p.family_features]
+    rho = TOEPLITZ_CORRELATION
+    return {
+        "headline (i.i.d. design, sparse truth)": headline,
+        f"dense truth ({DENSE_TRUTH_FRACTION:.0%} active)": [
+            replace(pb, truth="dense") for pb in harder
+        ],
+        f"correlated design (Toeplitz {rho:g})": [replace(pb, correlation=rho) for pb in harder],
+        "m ≫ n": [_group_lasso(p.tasks, *p.wide_shape)],
+        "paper's inner problem (disentanglement)": [_group_lasso(*p.inner_shape)],
+        "large batch": [_group_lasso(*p.large_batch)],
+    }
+
+
 def suites(profile: Profile) -> dict[str, list[Problem]]:
     """Problems of every suite for ``profile`` (a problem may sit in several suites)."""
     p = profile
@@ -149,6 +214,7 @@ def suites(profile: Profile) -> dict[str, list[Problem]]:
             svm.append(Problem("svm", *size, 0.0, dual_ridge=METAOPTNET_DUAL_RIDGE))
     return {
         "headline": [_group_lasso(p.tasks, p.samples, m) for m in p.features],
+        "families": [pb for group in list(families(p).values())[1:] for pb in group],
         "variants": [_group_lasso(p.tasks, p.samples, mv, k=k) for k in p.classes]
         + [_group_lasso(p.tasks, p.samples, mv, dtype="float64")]
         + [_group_lasso(p.tasks, p.samples, mv, lam=frac) for frac in p.lam_fracs],
@@ -161,6 +227,7 @@ def suites(profile: Profile) -> dict[str, list[Problem]]:
         "sweep-n": [_group_lasso(T0, n, m0) for n in p.sweep_samples],
         "sweep-m": [_group_lasso(T0, n0, m) for m in p.sweep_features],
         "svm": svm,
+        "headline-svm": [pb for pb in svm if pb.dual_ridge],
     }
 
 
@@ -173,12 +240,13 @@ def methods_for(problem: Problem, profile: Profile) -> list[str]:
         return ["sl-implicit", "sl-unroll", *extra, "floor"]
     if problem.layer == "svm":
         if problem.dual_ridge:
-            # MetaOptNet's QP (K + I): our head with dual_ridge and qpth solve the same problem.
-            return ["sl-implicit", "qpth", "floor"]
+            # MetaOptNet's QP (K + I): our head with dual_ridge, qpth and ProxSuite solve the
+            # same problem.
+            return ["sl-implicit", "qpth", "proxsuite", "floor"]
         names = ["sl-implicit"]
         if problem.m == min(profile.svm_features):
             names.append("sl-unroll")
-        return [*names, "floor"]
+        return [*names, "paper-head", "floor"]
     names = ["sl-implicit"]
     if problem.m <= UNROLL_MAX_FEATURES:
         names.append("sl-unroll")
@@ -186,7 +254,7 @@ def methods_for(problem: Problem, profile: Profile) -> list[str]:
         names.append("sl-cvxpy")
     if problem.m <= profile.cvxpy_max_features:
         names += ["cvxpylayers", "cvxpylayers-dense", "cvxpylayers-serial"]
-    return [*names, "sklearn", "floor"]
+    return [*names, "sklearn", "skglm", "celer", "floor"]
 
 
 def _case(problem: Problem, name: str, profile: Profile) -> Case:
@@ -208,17 +276,25 @@ def _registry(profile: Profile) -> dict[str, list[Case]]:
     }
 
 
-def all_cases(profile: Profile | None = None, *, differentiable: bool = False) -> list[Case]:
-    """Every case once (problems shared by several suites are not repeated)."""
+def all_cases(
+    profile: Profile | None = None,
+    *,
+    differentiable: bool = False,
+    only: tuple[str, ...] | None = None,
+) -> list[Case]:
+    """Every case once (problems shared by several suites are not repeated); ``only`` keeps
+    the cases of those suites."""
     seen: dict[str, Case] = {}
-    for cases in registry(profile).values():
+    for suite, cases in registry(profile).items():
+        if only is not None and suite not in only:
+            continue
         for case in cases:
             if case.method.differentiable or not differentiable:
                 seen.setdefault(case.id, case)
     return list(seen.values())
 
 
-def family(problem: Problem) -> str:
+def asv_grid(problem: Problem) -> str:
     """The asv grid a problem belongs to: ``group_lasso``, ``svm``, or ``other`` (ridge, L21)."""
     return problem.layer if problem.layer in ("group_lasso", "svm") else "other"
 
@@ -232,10 +308,17 @@ def lookup(method: str, problem_id: str) -> Case:
     raise NotImplementedError(f"{method} is not measured on {problem_id}")
 
 
-def family_axes(name: str, *, differentiable: bool = False) -> list[list[str]]:
-    """``[method names, problem ids]`` of a family: the asv parameter grid (pairs that the
-    registry does not hold are skipped by :func:`lookup`)."""
-    cases = [c for c in all_cases(differentiable=differentiable) if family(c.problem) == name]
+def asv_axes(
+    name: str, *, differentiable: bool = False, methods: tuple[str, ...] | None = None
+) -> list[list[str]]:
+    """``[method names, problem ids]`` of an asv grid (:func:`asv_grid`), of ``methods`` only if
+    given: the parameters of its benchmarks (pairs that the registry does not hold are skipped
+    by :func:`lookup`)."""
+    cases = [
+        c
+        for c in all_cases(differentiable=differentiable)
+        if asv_grid(c.problem) == name and (methods is None or c.method.name in methods)
+    ]
     methods = list(dict.fromkeys(c.method.name for c in cases))
     problems = list(dict.fromkeys(c.problem.id for c in cases))
     return [methods, problems]

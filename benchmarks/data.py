@@ -7,22 +7,35 @@ float64 and detached, with the library's public scales (``sl.functional.group_la
 ``sl.functional.ridge_scale``). SVM: ``k`` classes of ``n / k`` samples, features
 ``(μ_y + ε) / sqrt(m)`` with Gaussian class means ``μ``; ``λ1 = lam · λ1_max`` with the *exact*
 ``λ1_max`` of ``sl.functional.svm_lambda1_max`` (the smallest λ1 giving ``W = 0``, averaged over
-the batch's tasks; see :data:`LAM1_MAX_TOL`). Earlier results divided by an upper bound of
-λ1_max (the uniform dual point), 1.2–1.3× the exact value on the quick sizes, so the same
-fraction meant a larger λ1 there: their ``λ1 / λ1_max`` are not comparable with these. The
-MetaOptNet problems (``dual_ridge > 0``, ``lam = 0``) share the data of the plain heads.
+the batch's tasks; see :data:`LAM1_MAX_TOL`; kept between runs in :data:`LAM1_MAX_CACHE`).
+Earlier results divided by an upper bound of λ1_max (the uniform dual point), 1.2–1.3× the
+exact value on the quick sizes, so the same fraction meant a larger λ1 there: their
+``λ1 / λ1_max`` are not comparable with these. The MetaOptNet problems (``dual_ridge > 0``,
+``lam = 0``) share the data of the plain heads.
+
+The harder regression families change one thing of that recipe: ``Problem.correlation = ρ``
+multiplies each task's i.i.d. features by the Cholesky factor of the Toeplitz covariance
+``Σ_ij = ρ^|i−j|`` (every row then is ``N(0, Σ)``: unit variances, neighbouring features
+correlated), and ``Problem.truth = "dense"`` activates ``round(0.3 m)`` true features instead
+of ``m // 8``. Both draw from the same generator as the default recipe, whose data (and ids)
+stay unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
+import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 import sparselayers as sl
-from benchmarks.cases import SVM_LAM2, Problem
+from benchmarks.cases import DENSE_TRUTH_FRACTION, SVM_LAM2, Problem
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -31,12 +44,13 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 class RegressionData:
     """``features (T, n, m)``, ``targets (T, n)`` or ``(T, n, k)`` in the problem's dtype;
     ``lam (T,)`` absolute λ in float64; ``cotangent`` weights-shaped, float64 (the fixed upstream
-    gradient of every VJP)."""
+    gradient of every VJP); ``true_weights (T, k, m)`` float64, the ground truth ``W*``."""
 
     features: Tensor
     targets: Tensor
     lam: Tensor
     cotangent: Tensor
+    true_weights: Tensor
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,9 @@ def regression_data(problem: Problem) -> RegressionData:
     g = torch.Generator().manual_seed(1234 + 7 * problem.n + 131 * problem.m + problem.k)
     T, n, m, k = problem.T, problem.n, problem.m, problem.k
     F = torch.randn(T, n, m, generator=g, dtype=torch.float64)
-    active = max(1, m // 8)
+    if problem.correlation:
+        F = F @ toeplitz_factor(m, problem.correlation).mT
+    active = active_features(m, problem.truth)
     W = torch.zeros(T, k, m, dtype=torch.float64)
     for t in range(T):
         where = torch.randperm(m, generator=g)[:active]
@@ -81,7 +97,23 @@ def regression_data(problem: Problem) -> RegressionData:
     shape = (T, m) if k == 1 else (T, k, m)
     cotangent = torch.randn(shape, generator=g, dtype=torch.float64)
     targets = Y[..., 0] if k == 1 else Y
-    return RegressionData(features=F, targets=targets, lam=lam, cotangent=cotangent)
+    return RegressionData(features=F, targets=targets, lam=lam, cotangent=cotangent, true_weights=W)
+
+
+def active_features(m: int, truth: str) -> int:
+    """Active true features per task: ``max(1, m // 8)`` for a sparse truth, ``round(0.3 m)``
+    (at least 1) for a dense one."""
+    if truth == "dense":
+        return max(1, round(DENSE_TRUTH_FRACTION * m))
+    return max(1, m // 8)
+
+
+def toeplitz_factor(m: int, rho: float) -> Tensor:
+    """Lower Cholesky factor ``L (m, m)`` of ``Σ_ij = ρ^|i−j|`` in float64: ``z L^T`` is
+    ``N(0, Σ)`` for ``z ~ N(0, I)``."""
+    index = torch.arange(m, dtype=torch.float64)
+    sigma = rho ** (index[:, None] - index[None, :]).abs()
+    return torch.linalg.cholesky(sigma)
 
 
 LAM1_MAX_TOL = 1e-2
@@ -105,14 +137,50 @@ def _svm_samples(T: int, n: int, m: int, k: int, dtype: str) -> tuple[Tensor, Te
     return F64.to(DTYPES[dtype]), labels, cotangent
 
 
+LAM1_MAX_CACHE = Path(__file__).resolve().parent / "results" / "lam1_max.json"
+"""Where :func:`mean_lambda1_max` keeps its values between processes (asv sets every benchmark
+up in a fresh process; ``make bench`` runs pytest twice). Each entry's key holds the size, the
+tolerance, a checksum of the generated features and of the source file of
+``svm_lambda1_max``, so that a change of either recomputes it; delete the file to start over."""
+
+
 @cache
 def mean_lambda1_max(T: int, n: int, m: int, k: int, dtype: str) -> float:
     """Mean over the tasks of the exact λ1_max (``sl.functional.svm_lambda1_max``, the smallest
-    λ1 with ``W = 0``) of one SVM size; computed once per process (an iterative solve)."""
+    λ1 with ``W = 0``) of one SVM size: an iterative solve, computed once per process and
+    kept in :data:`LAM1_MAX_CACHE`."""
     features, labels, _ = _svm_samples(T, n, m, k, dtype)
+    source = Path(inspect.getsourcefile(sl.functional.svm_lambda1_max) or "").read_bytes()
+    key = (
+        f"T{T}-n{n}-m{m}-k{k}-{dtype}-tol{LAM1_MAX_TOL:g}-data{float(features.double().sum()):.17g}"
+        f"-source{hashlib.sha256(source).hexdigest()[:16]}"
+    )
+    stored = _read_cache()
+    if key in stored:
+        return stored[key]
     # In the data's dtype: float32 resolves a 1e-2 gap, and is the faster pass over F.
     lam1_max = sl.functional.svm_lambda1_max(features, labels, num_classes=k, tol=LAM1_MAX_TOL)
-    return float(lam1_max.mean())
+    value = float(lam1_max.mean())
+    _write_cache({**_read_cache(), key: value})
+    return value
+
+
+def _read_cache() -> dict[str, float]:
+    try:
+        return json.loads(LAM1_MAX_CACHE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(values: dict[str, float]) -> None:
+    """Best effort (a read-only checkout still runs): written whole, then renamed."""
+    try:
+        LAM1_MAX_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        partial = LAM1_MAX_CACHE.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(values, indent=1, sort_keys=True))
+        partial.replace(LAM1_MAX_CACHE)
+    except OSError:
+        pass
 
 
 def svm_data(problem: Problem) -> SvmData:

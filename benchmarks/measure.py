@@ -1,10 +1,11 @@
-"""Measurements shared by both harnesses: the accuracy record of a case, and the timing loop
-of the pytest-benchmark suite (asv times with its own loop)."""
+"""Measurements shared by both harnesses: the accuracy record of a case, its op and sync
+counts, and the timing loop of the pytest-benchmark suite (asv times with its own loop)."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import torch
@@ -91,6 +92,55 @@ def accuracy(case: Case, runner: Runner) -> dict[str, float | None]:
     return {k: None if math.isnan(v) else v for k, v in evaluate(case, runner).items()}
 
 
+SCALAR_READ = "aten::_local_scalar_dense"
+"""The op behind every ``.item()``, ``bool(t)``, ``int(t)`` and ``float(t)`` of a tensor: a
+device-to-host copy that a GPU must finish its queue for."""
+DATA_DEPENDENT_SHAPE = "aten::nonzero"
+"""The op behind boolean-mask indexing and ``nonzero``: its output's size is read back to the
+host, so on a GPU it synchronizes as a scalar read does."""
+
+
+def count_ops(fn: Callable[[], object]) -> dict[str, int]:
+    """Ops that one call of ``fn`` dispatches, from ``torch.profiler`` (CPU activity).
+
+    Returns ``ops``: every ``aten::`` event, nested ones included (an op that calls others
+    counts each: it is the dispatcher's work per call, what bounds a small problem's time);
+    ``syncs``: the events that make a GPU wait for the host to read a result back (scalar
+    reads, :data:`SCALAR_READ`, and data-dependent shapes, :data:`DATA_DEPENDENT_SHAPE`), of
+    which ``scalar_reads`` are the first kind. Counted on the CPU, where the same Python code
+    issues the same ops (``torch.cuda.set_sync_debug_mode`` checks the GPU side).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    names = Counter(event.name for event in prof.events())
+    ops = sum(count for name, count in names.items() if name.startswith("aten::"))
+    reads = names[SCALAR_READ]
+    return {"ops": ops, "syncs": reads + names[DATA_DEPENDENT_SHAPE], "scalar_reads": reads}
+
+
+OP_KEYS = ("ops", "syncs", "scalar_reads")
+COUNTED_METHODS = ("sl-implicit", "sl-autograd", "floor")
+"""Methods whose ops are counted: our layers' default mode and the floor. Not the baselines
+(their work is not torch ops), the cvxpy reference mode (idem), nor unrolling (tens of
+thousands of events, seconds of profiler bookkeeping per call)."""
+
+
+def op_counts(case: Case, runner: Runner) -> dict[str, int]:
+    """``{f"{key}_{kind}": count}`` of :func:`count_ops` for one forward and, for a
+    differentiable method, one forward+backward (``kind`` = ``forward`` /
+    ``forward_backward``); empty for a method outside :data:`COUNTED_METHODS`."""
+    if case.method.name not in COUNTED_METHODS:
+        return {}
+    kinds = ["forward"] + (["forward_backward"] if case.method.differentiable else [])
+    counts = {}
+    for kind in kinds:
+        for key, value in count_ops(getattr(runner, kind)).items():
+            counts[f"{key}_{kind}"] = value
+    return counts
+
+
 def timed_call(fn: Callable[[], object]) -> float:
     """Seconds taken by one call of ``fn``."""
     start = time.perf_counter()
@@ -114,7 +164,9 @@ __all__ = [
     "METRICS",
     "Unavailable",
     "accuracy",
+    "count_ops",
     "evaluate",
+    "op_counts",
     "reference",
     "rounds_for",
     "timed_call",

@@ -26,7 +26,7 @@ def scaling_plot(rows: list[Row], axis: str, title: str, path: Path) -> Path | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(8.0, 4.4))
     drawn = 0
     for method, kind, label, style in CURVES:
         points = []
@@ -48,17 +48,18 @@ def scaling_plot(rows: list[Row], axis: str, title: str, path: Path) -> Path | N
         return None
     ax.set_xscale("log")
     ax.set_yscale("log")
-    # The measured sizes as the only x labels: log axes otherwise label minor ticks too, and
+    # The measured sizes as the only x ticks: log axes otherwise label minor ticks too, and
     # those overlapped on the sweep over n.
     sizes = sorted({getattr(row, axis) for row in rows})
     ax.set_xticks(sizes)
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel(AXES[axis])
     ax.set_ylabel("time for the whole batch (s), min of rounds")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    # Outside the axes, on the right: inside, it hid curves of some sweeps.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,19 +1,29 @@
 """Benchmark profiles: the sizes of every suite and the timing budget, chosen by an env variable.
 
 ``SPARSELAYERS_BENCH_PROFILE`` is ``tiny`` (tiny sizes, one round: keeps every benchmark
-exercised by ``make test``), ``quick`` (the default: ``make bench``, ``asv run --quick``) or
-``full`` (larger sweeps, more rounds). ``SPARSELAYERS_BENCH_THREADS`` sets torch's CPU threads
-(default 1: one core for every method, as scikit-learn's coordinate descent and the conic solvers
-use; and single-threaded timings stay meaningful on a shared machine).
+exercised by ``make test``), ``quick`` (the default of pytest-benchmark and ``make bench``),
+``asv`` (the default of the asv suite: the quick sizes without the largest SVM head and the
+slowest baselines' largest sizes, so that ``asv run --quick`` stays within minutes) or ``full``
+(larger sweeps, more rounds).
+
+``SPARSELAYERS_BENCH_THREADS`` is torch's CPU threads: a positive int (default 1: one core for
+every method, as scikit-learn's coordinate descent and the conic solvers use; single-threaded
+timings stay meaningful on a shared machine) or ``default``: torch's own default, what a user
+gets, obtained by *not* calling ``torch.set_num_threads`` at all (in this torch build a call
+with n ≥ 2 breaks batched LU, see DESIGN §6). ``SPARSELAYERS_BENCH_SUITES`` (comma-separated
+suite names of ``cases.suites``) restricts the pytest-benchmark suite to those suites.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PROFILE_ENV = "SPARSELAYERS_BENCH_PROFILE"
 THREADS_ENV = "SPARSELAYERS_BENCH_THREADS"
+SUITES_ENV = "SPARSELAYERS_BENCH_SUITES"
+DEFAULT_THREADS = "default"
+"""The value of ``SPARSELAYERS_BENCH_THREADS`` that leaves torch's thread count alone."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +31,7 @@ class Profile:
     """Sizes and timing budget of one profile.
 
     Attributes:
-        name: ``tiny``, ``quick`` or ``full``.
+        name: ``tiny``, ``quick``, ``asv`` or ``full``.
         tasks: T of the headline problems (the headline setting: 64).
         samples: n of the headline problems.
         features: the m values of the headline problems.
@@ -34,6 +44,10 @@ class Profile:
         baseline_tasks: tasks solved by the per-task baselines (cvxpylayers, the cvxpy mode),
             the first ones of the same batch; their times are reported per task.
         cvxpy_max_features: largest m on which cvxpylayers runs in the sweeps.
+        family_features: the m values of the dense-truth and correlated-design families.
+        wide_shape: ``(n, m)`` of the m ≫ n family (T = ``tasks``).
+        inner_shape: ``(T, n, m)`` of the paper's disentanglement inner problem.
+        large_batch: ``(T, n, m)`` of the large-batch family.
         svm_tasks, svm_ways, svm_shots, svm_features, svm_lam1_fracs: the SVM-head problems.
         budget_s: time spent on the timed rounds of one benchmark (rounds = budget / one call).
         max_rounds: at most this many timed rounds.
@@ -53,6 +67,10 @@ class Profile:
     sweep_center: tuple[int, int, int]
     baseline_tasks: int
     cvxpy_max_features: int
+    family_features: tuple[int, ...]
+    wide_shape: tuple[int, int]
+    inner_shape: tuple[int, int, int]
+    large_batch: tuple[int, int, int]
     svm_tasks: int
     svm_ways: int
     svm_shots: tuple[int, ...]
@@ -78,6 +96,10 @@ PROFILES = {
         sweep_center=(2, 10, 4),
         baseline_tasks=2,
         cvxpy_max_features=8,
+        family_features=(8,),
+        wide_shape=(6, 8),
+        inner_shape=(8, 50, 6),
+        large_batch=(16, 12, 5),
         svm_tasks=2,
         svm_ways=3,
         svm_shots=(2,),
@@ -101,6 +123,10 @@ PROFILES = {
         sweep_center=(64, 50, 64),
         baseline_tasks=4,
         cvxpy_max_features=256,
+        family_features=(6, 64, 256),
+        wide_shape=(25, 256),
+        inner_shape=(8, 50, 6),
+        large_batch=(1024, 50, 64),
         svm_tasks=8,
         svm_ways=5,
         svm_shots=(5, 15),
@@ -124,6 +150,10 @@ PROFILES = {
         sweep_center=(64, 50, 64),
         baseline_tasks=16,
         cvxpy_max_features=256,
+        family_features=(6, 64, 256),
+        wide_shape=(25, 256),
+        inner_shape=(8, 50, 6),
+        large_batch=(1024, 50, 64),
         svm_tasks=8,
         svm_ways=5,
         svm_shots=(1, 5, 15),
@@ -134,6 +164,24 @@ PROFILES = {
         warmup=True,
     ),
 }
+
+# The asv suite runs ``setup`` (data, λ1_max, layer construction) again in a fresh process for
+# every benchmark of every parameter pair, so its profile keeps one size per family and leaves
+# out what is slow to set up or adds little to a history: the SVM head at m = 16,000 (λ1_max
+# alone takes 1–2 minutes per size), cvxpylayers above m = 6 (seconds of construction per
+# benchmark), the other λ fractions and the sweeps (the report plots them).
+PROFILES["asv"] = replace(
+    PROFILES["quick"],
+    name="asv",
+    lam_fracs=(),
+    sweep_tasks=(),
+    sweep_samples=(),
+    sweep_features=(),
+    baseline_tasks=2,
+    cvxpy_max_features=6,
+    family_features=(64,),
+    svm_features=(1600,),
+)
 
 
 def profile_name() -> str:
@@ -149,12 +197,29 @@ def current_profile() -> Profile:
     return PROFILES[profile_name()]
 
 
+def threads_setting() -> str:
+    """``SPARSELAYERS_BENCH_THREADS`` (default ``"1"``), validated: a positive int or
+    ``default``."""
+    value = os.environ.get(THREADS_ENV, "1").strip().lower() or "1"
+    if value != DEFAULT_THREADS and not (value.isdigit() and int(value) >= 1):
+        raise ValueError(
+            f"{THREADS_ENV} must be a positive int or {DEFAULT_THREADS!r}, got {value!r}"
+        )
+    return value
+
+
 def configure_threads() -> int:
-    """Set torch's CPU threads from ``SPARSELAYERS_BENCH_THREADS`` (default 1); returns it."""
+    """Apply :func:`threads_setting` to torch (nothing for ``default``); returns torch's thread
+    count."""
     import torch
 
-    threads = int(os.environ.get(THREADS_ENV, "1"))
-    if threads < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive int, got {threads}")
-    torch.set_num_threads(threads)
-    return threads
+    value = threads_setting()
+    if value != DEFAULT_THREADS:
+        torch.set_num_threads(int(value))
+    return torch.get_num_threads()
+
+
+def selected_suites() -> tuple[str, ...] | None:
+    """The suites named by ``SPARSELAYERS_BENCH_SUITES`` (None: every suite)."""
+    value = os.environ.get(SUITES_ENV, "").strip()
+    return tuple(name.strip() for name in value.split(",") if name.strip()) or None

@@ -1,30 +1,114 @@
-"""``python -m benchmarks.report``: run the quick profile through pytest-benchmark and write
-``benchmarks/results/report.md`` and the scaling plots (``make bench``).
+"""``python -m benchmarks.report``: run the quick profile through pytest-benchmark, once at one
+torch thread (every case) and once at torch's default thread count (the headline problems), and
+write ``benchmarks/results/report.md`` and the scaling plots (``make bench``).
 
-Options: ``--json PATH`` renders an existing ``--benchmark-json`` file instead of running;
-``--profile`` picks the profile; ``--out`` the output folder.
+It states the expected duration before it starts, keeps pytest's output in
+``results/pytest-*.log`` (the console shows progress only) and ends with a short summary; the
+full tables are in the report.
+
+Options: ``--json PATH`` (and ``--default-json PATH``) renders existing ``--benchmark-json``
+files instead of running; ``--profile`` picks the profile; ``--out`` the output folder;
+``--one-thread-only`` skips the run at the default thread count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.cases import suites
-from benchmarks.profiles import PROFILE_ENV, PROFILES
-from benchmarks.report_text import render
+from benchmarks import headline, tables
+from benchmarks.cases import all_cases, families, suites
+from benchmarks.profiles import (
+    DEFAULT_THREADS,
+    PROFILE_ENV,
+    PROFILES,
+    SUITES_ENV,
+    THREADS_ENV,
+    Profile,
+)
+from benchmarks.report_text import family_labels, render
 from benchmarks.results_io import load_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+LAST_RUN = "last_run.json"
+
+DEFAULT_THREAD_SUITES = ("headline", "families", "headline-svm")
+"""What the run at torch's default threads measures (the headline's problems)."""
+SECONDS_PER_BENCHMARK = 2.0
+"""Rough wall time of one benchmark of the quick profile beyond its timing budget (warm-up,
+accuracy reference, op counts), measured on a 2-core machine."""
+LAM1_MAX_SECONDS = 90.0
+"""Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 (see ``data.py``)."""
+PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$|^=+ .* in [\d.]+s")
 
 
-def run_pytest(json_path: Path, profile: str) -> int:
-    """Run the pytest-benchmark suite in a subprocess; returns pytest's exit code."""
-    env = dict(os.environ, **{PROFILE_ENV: profile})
+@dataclass(frozen=True)
+class Run:
+    """One pytest-benchmark run: its thread setting, suites (None: all) and output files."""
+
+    name: str
+    threads: str
+    only: tuple[str, ...] | None
+    skip_backward_alone: bool
+
+    def json(self, out: Path) -> Path:
+        return out / f"benchmark{'' if self.name == 'one-thread' else '-' + self.name}.json"
+
+
+RUNS = (
+    Run("one-thread", "1", None, False),
+    Run("default-threads", DEFAULT_THREADS, DEFAULT_THREAD_SUITES, True),
+)
+
+
+def benchmarks_of(run: Run, profile: Profile) -> int:
+    """How many benchmarks (tests) ``run`` makes on ``profile``."""
+    cases = all_cases(profile, only=run.only)
+    count = len(cases) + sum(c.method.differentiable for c in cases)
+    if not run.skip_backward_alone:
+        count += sum(c.method.name in ("sl-implicit", "sl-unroll") for c in cases)
+    return count
+
+
+def estimate_seconds(run: Run, profile: Profile) -> float:
+    """A rough duration of ``run``: per benchmark its budget plus
+    :data:`SECONDS_PER_BENCHMARK`, plus λ1_max of every large SVM size it sets up."""
+    large_svm = {
+        (c.problem.n, c.problem.m)
+        for c in all_cases(profile, only=run.only)
+        if c.problem.layer == "svm" and c.problem.lam > 0 and c.problem.m >= 10_000
+    }
+    per = profile.budget_s + (SECONDS_PER_BENCHMARK if profile.warmup else 0.25)
+    return benchmarks_of(run, profile) * per + LAM1_MAX_SECONDS * len(large_svm)
+
+
+def announce(runs: list[Run], profile: Profile, out: Path) -> None:
+    """Print what will run and for about how long (and how long the last run took here)."""
+    total = sum(estimate_seconds(run, profile) for run in runs)
+    count = sum(benchmarks_of(run, profile) for run in runs)
+    line = f"{count} benchmarks ({profile.name} profile): expect about {total / 60:.0f} minutes"
+    last = out / LAST_RUN
+    if last.exists():
+        previous = json.loads(last.read_text())
+        line += f" (the last run here took {previous['seconds'] / 60:.0f} minutes)"
+    print(line + f"; pytest's output goes to {out}/pytest-*.log.", flush=True)
+
+
+def run_pytest(run: Run, json_path: Path, profile: str, log: Path) -> int:
+    """Run the pytest-benchmark suite in a subprocess, echoing only its progress; returns
+    pytest's exit code."""
+    env = dict(os.environ, **{PROFILE_ENV: profile, THREADS_ENV: run.threads})
+    env.pop(SUITES_ENV, None)
+    if run.only is not None:
+        env[SUITES_ENV] = ",".join(run.only)
     command = [
         sys.executable,
         "-m",
@@ -32,37 +116,92 @@ def run_pytest(json_path: Path, profile: str) -> int:
         "benchmarks",
         "--benchmark-only",
         f"--benchmark-json={json_path}",
-        "--benchmark-columns=median,iqr,min,rounds",
+        "--benchmark-quiet",
         "-q",
         "-p",
         "no:cacheprovider",
     ]
-    print("running:", " ".join(command), f"({PROFILE_ENV}={profile})", flush=True)
-    return subprocess.call(command, cwd=ROOT, env=env)
+    if run.skip_backward_alone:
+        command += ["-k", "not test_backward"]
+    threads = "torch's default" if run.threads == DEFAULT_THREADS else run.threads
+    print(f"{run.name}: {threads} thread(s); log {log.name}", flush=True)
+    with log.open("w") as sink:
+        sink.write(" ".join(command) + f"\n({PROFILE_ENV}={profile} {THREADS_ENV}={run.threads})\n")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink.write(line)
+            if PROGRESS.match(line.strip()):
+                print("  " + line.rstrip(), flush=True)
+        return process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="render this benchmark JSON, do not run")
+    parser.add_argument("--default-json", type=Path, help="with --json: the default-threads run")
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "quick"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--one-thread-only", action="store_true")
     args = parser.parse_args(argv)
+    if args.profile not in PROFILES:
+        parser.error(f"--profile must be one of {sorted(PROFILES)}, got {args.profile!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     code = 0
-    json_path = args.json
-    if json_path is None:
-        json_path = args.out / "benchmark.json"
-        code = run_pytest(json_path, args.profile)
-        if not json_path.exists():
-            print(f"pytest wrote no {json_path} (exit code {code})", file=sys.stderr)
-            return code or 1
-    rows, header = load_rows(json_path)
+    paths = [args.json, args.default_json]
+    if args.json is None:
+        runs = list(RUNS[:1] if args.one_thread_only else RUNS)
+        announce(runs, PROFILES[args.profile], args.out)
+        start = time.perf_counter()
+        paths = [None, None]
+        for i, run in enumerate(runs):
+            path = run.json(args.out)
+            path.unlink(missing_ok=True)
+            log = args.out / f"pytest-{run.name}.log"
+            code = run_pytest(run, path, args.profile, log) or code
+            if not path.exists():
+                print(f"pytest wrote no {path} (exit code {code}); see {log}", file=sys.stderr)
+                return code or 1
+            paths[i] = path
+        seconds = time.perf_counter() - start
+        (args.out / LAST_RUN).write_text(json.dumps({"seconds": seconds, "profile": args.profile}))
+        print(f"measured in {seconds / 60:.1f} minutes")
+    rows, header = load_rows(paths[0])
+    default_rows, default_header = load_rows(paths[1]) if paths[1] else (None, None)
     profile = PROFILES.get(header["profile"], PROFILES[args.profile])
-    report = render(rows, header, suites(profile), args.out)
+    registry_suites, registry_families = suites(profile), families(profile)
+    report = render(
+        rows, header, registry_suites, registry_families, args.out, default_rows, default_header
+    )
     path = args.out / "report.md"
     path.write_text(report)
-    print(f"wrote {path}")
+    print_summary(rows, default_rows, default_header, registry_suites, registry_families)
+    print(f"full tables: {path}")
     return code
+
+
+def print_summary(rows, default_rows, default_header, registry_suites, registry_families) -> None:
+    """The headline in a few console lines, and whether our layer is slower by default."""
+    regression = [p.id for problems in registry_families.values() for p in problems]
+    svm = [p.id for p in registry_suites["svm"]]
+    family_of = family_labels(registry_families, registry_suites["svm"])
+    print("summary (worst family per comparison):")
+    runs = [("1", rows)]
+    if default_rows is not None:
+        runs.append((f"default ({default_header['threads']})", default_rows))
+    for problems in (regression, svm):
+        for label, run in runs:
+            for line in headline.summary(run, problems, family_of, label):
+                print(line)
+    if default_rows is not None:
+        lines = tables.threads_lines(rows, default_rows, regression + svm)
+        slower = [line[0] for line in lines if line[-1] == "**no**"]
+        print(
+            f"  threads: ours slower at the default than at 1 thread on {len(slower)} of "
+            f"{len(lines)} problems" + (f" (e.g. {slower[0]})" if slower else "")
+        )
 
 
 if __name__ == "__main__":

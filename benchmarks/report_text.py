@@ -1,10 +1,11 @@
-"""The Markdown report: headline, per-task ratios, SVM head, plots, every case."""
+"""The Markdown report: the headline on the worst family, every family, threads, ops and
+distance to the floor, the SVM head, plots, every case."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks import tables
+from benchmarks import headline, tables
 from benchmarks.cases import REGRESSION_TOL, SVM_TOL, Problem
 from benchmarks.data import LAM1_MAX_TOL
 from benchmarks.metrics import REFERENCE_TOL, SVM_REFERENCE_TOL
@@ -13,13 +14,24 @@ from benchmarks.results_io import Row
 
 NOTES = f"""\
 How to read it. Times are the minimum over the timed rounds (pytest-benchmark; other jobs on
-a shared machine only add time), single calls on the CPU with `torch.set_num_threads(threads)`
-for every method. "Per task" divides by the tasks a method solved: our layers and scikit-learn
-solve every task of the batch; cvxpylayers and the cvxpy mode solve the first tasks of the
-*same* batch (column "tasks run"), because they solve task by task. Forward = the call as in
-training (inputs require grad, no backward); fwd+bwd adds the vector-Jacobian product with a
-fixed random cotangent; "bwd" is the backward alone (its forward runs in the untimed setup of
-each round) for our layers, fwd+bwd − fwd otherwise.
+a shared machine only add time), single calls on the CPU. The suite runs twice: every case with
+`torch.set_num_threads(1)` for every method, then the headline problems again at torch's
+default thread count (what a user gets: `set_num_threads` is not called at all). "Per task"
+divides by the tasks a method solved: our layers and scikit-learn solve every task of the batch;
+cvxpylayers and the cvxpy mode solve the first tasks of the *same* batch (column "tasks run"),
+because they solve task by task. Forward = the call as in training (inputs require grad, no
+backward); fwd+bwd adds the vector-Jacobian product with a fixed random cotangent; "bwd" is the
+backward alone (its forward runs in the untimed setup of each round) for our layers, fwd+bwd −
+fwd otherwise.
+
+The headline compares our implicit layer with each other method on every problem family (the
+headline problems, a dense truth, a correlated design, m ≫ n, the paper's inner problem, a large
+batch; for the SVM head every size) and prints the *worst* one: the smallest speed-up over the
+families, with the problem where it occurs. Ops per solve are the `aten::` events of a
+`torch.profiler` trace of one call (nested ones included); host syncs are the events that make a
+GPU wait for the host (`aten::_local_scalar_dense`, behind `.item()` and `bool(tensor)`: the
+"reads"; and `aten::nonzero`, behind boolean-mask indexing). The floor is one batched matmul
+`F^T Y` of the same size.
 
 Accuracy (float64, one formula for every method): *gap* = largest relative duality gap
 `(P(W) − D)/P(0)` of the returned solution (regression: the library's certificate, P(0) =
@@ -46,42 +58,95 @@ what it reached).
 """
 
 
-def _problems(suite: list[Problem]) -> list[str]:
-    return [p.id for p in suite]
+def _ids(problems: list[Problem]) -> list[str]:
+    return [p.id for p in problems]
 
 
-def _issue2_title(problems: list[Problem]) -> str:
+def _setting(problems: list[Problem]) -> str:
     p = problems[0]
-    return f"CPU, {p.dtype}, T = {p.T} tasks, n = {p.n}, k = {p.k}, λ = {p.lam:g} λ_max"
+    return f"CPU, {p.dtype}, k = {p.k}, λ = {p.lam:g} λ_max"
 
 
-def render(rows: dict[str, Row], header: dict, suites: dict[str, list[Problem]], out: Path) -> str:
-    """The whole report; PNG plots are written to ``out``."""
+def family_labels(families: dict[str, list[Problem]], svm: list[Problem]) -> dict[str, str]:
+    """``{problem id: family name}`` of the group-Lasso families and the SVM sizes."""
+    labels = {p.id: name for name, problems in families.items() for p in problems}
+    for p in svm:
+        labels.setdefault(p.id, f"{p.k}-way {p.n // p.k}-shot, m = {p.m}")
+    return labels
+
+
+def _default_threads(header: dict | None) -> str:
+    return "default" if header is None else f"default ({header['threads']})"
+
+
+def render(
+    rows: dict[str, Row],
+    header: dict,
+    suites: dict[str, list[Problem]],
+    families: dict[str, list[Problem]],
+    out: Path,
+    default_rows: dict[str, Row] | None = None,
+    default_header: dict | None = None,
+) -> str:
+    """The whole report; PNG plots are written to ``out``. ``rows`` are the one-thread run
+    (every case), ``default_rows`` the run at torch's default threads (the headline problems)."""
     machine = header["machine"]
     commit = header["commit"]
+    regression = [p.id for problems in families.values() for p in problems]
+    svm = _ids(suites["svm"])
+    family_of = family_labels(families, suites["svm"])
+    runs = [("1", rows)]
+    if default_rows is not None:
+        runs.append((_default_threads(default_header), default_rows))
+    threads = f"{header['threads']} thread(s)"
+    if default_header is not None:
+        threads += f" and torch's default ({default_header['threads']}) for the headline problems"
+    head_lines = []
+    for problems in (regression, svm):
+        for label, run in runs:
+            head_lines += headline.headline_lines(run, problems, family_of, label)
     parts = [
         "# sparselayers benchmark report",
         "",
         f"Profile `{header['profile']}`, {header['datetime']}, commit "
         f"`{str(commit.get('id', '?'))[:10]}`{' (dirty tree)' if commit.get('dirty') else ''}; "
         f"CPU {machine.get('cpu', {}).get('brand_raw', '?')}, "
-        f"Python {machine.get('python_version', '?')}, torch {header['torch']}, "
-        f"{header['threads']} thread(s).",
+        f"Python {machine.get('python_version', '?')}, torch {header['torch']}, {threads}.",
         "",
         NOTES,
-        "## Headline",
+        "## Headline: the worst family",
         "",
-        tables.table(
-            tables.HEADLINE_HEADER,
-            tables.headline_lines(rows, _problems(suites["headline"]))
-            + tables.svm_headline_lines(rows, _problems(suites["svm"])),
-        ),
+        tables.table(headline.HEADER, head_lines),
         "",
-        "## Per task, against cvxpylayers and scikit-learn: " + _issue2_title(suites["headline"]),
+        "## Every family: our speed-up per problem (1 thread; per task where a method solves a "
+        "subset)",
         "",
-        tables.table(
-            tables.ISSUE2_HEADER, tables.issue2_lines(rows, _problems(suites["headline"]))
-        ),
+    ]
+    for problems in (regression, svm):
+        fam_header, fam_lines = headline.family_lines(rows, problems, family_of)
+        if fam_lines:
+            parts += [tables.table(fam_header, fam_lines), ""]
+    parts += [
+        "## Per-task times, every family: " + _setting(suites["headline"]),
+        "",
+        tables.table(tables.PER_TASK_HEADER, tables.per_task_lines(rows, regression, family_of)),
+        "",
+    ]
+    if default_rows is not None:
+        parts += [
+            "## Threads: torch's default against one thread (our implicit layer)",
+            "",
+            tables.table(
+                tables.threads_header(default_header["threads"] if default_header else "?"),
+                tables.threads_lines(rows, default_rows, regression + svm),
+            ),
+            "",
+        ]
+    every = list(dict.fromkeys(p.id for problems in suites.values() for p in problems))
+    parts += [
+        "## Ops per solve and distance to the floor (our implicit layer, 1 thread)",
+        "",
+        tables.table(tables.OPS_HEADER, tables.ops_lines(rows, every)),
         "",
         "## SVM head: cost of the group-lasso term (λ1 > 0 vs λ1 = 0)",
         "",
@@ -91,24 +156,27 @@ def render(rows: dict[str, Row], header: dict, suites: dict[str, list[Problem]],
         "",
     ]
     for axis in ("T", "n", "m"):
-        suite = set(_problems(suites[f"sweep-{axis}"]))
+        suite = set(_ids(suites[f"sweep-{axis}"]))
         sweep = [r for r in rows.values() if r.problem in suite]
         title = f"group Lasso, float32, k = 1, λ = 0.1 λ_max; sweep over {axis}"
         path = scaling_plot(sweep, axis, title, out / f"scaling_{axis}.png")
         if path is not None:
             parts += [f"![time against {axis}]({path.name})", ""]
     parts += ["## Every case", ""]
-    for name, problems in suites.items():
-        ids = set(_problems(problems))
-        chosen = [r for r in rows.values() if r.problem in ids]
-        if chosen:
-            parts += [
-                f"### {name}",
-                "",
-                tables.table(tables.CASE_HEADER, tables.case_lines(chosen, rows)),
-                "",
-            ]
-    skipped = [r for r in rows.values() if r.status != "ok"]
+    for label, run in runs:
+        shown: set[str] = set()
+        for name, problems in suites.items():
+            ids = set(_ids(problems)) - shown
+            chosen = [r for r in run.values() if r.problem in ids]
+            shown |= ids
+            if chosen:
+                parts += [
+                    f"### {name}, {label} thread(s)",
+                    "",
+                    tables.table(tables.CASE_HEADER, tables.case_lines(chosen, run)),
+                    "",
+                ]
+    skipped = [r for _, run in runs for r in run.values() if r.status != "ok"]
     if skipped:
         parts += ["## Failures", ""]
         parts += [f"- `{r.case}`: {r.error}" for r in skipped]

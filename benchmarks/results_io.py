@@ -7,7 +7,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-METRIC_KEYS = ("gap", "support", "weight_error", "grad_error")
+METRIC_KEYS = ("gap", "support", "weight_error", "grad_error") + tuple(
+    f"{key}_{kind}"
+    for key in ("ops", "syncs", "scalar_reads")
+    for kind in ("forward", "forward_backward")
+)
+"""Accuracy metrics and op counts (``measure.op_counts``) read from ``extra_info``."""
 STATISTIC = "min"
 """The statistic of the timed rounds that the report uses: the minimum, since on a shared
 machine other jobs only ever add time to a round (the JSON keeps every statistic)."""
@@ -87,6 +92,7 @@ def load_rows(path: Path) -> tuple[dict[str, Row], dict]:
         "datetime": document.get("datetime", ""),
         "profile": _profile(document),
         "threads": _first(document, "threads"),
+        "threads_setting": str(_first(document, "threads_setting") or _first(document, "threads")),
         "torch": _first(document, "torch"),
     }
     return rows, header

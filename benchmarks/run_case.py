@@ -1,4 +1,5 @@
-"""The pytest-benchmark side of a case: prepare, warm up, time, record accuracy or failure."""
+"""The pytest-benchmark side of a case: prepare, warm up, time, record accuracy, op counts or
+failure."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 import torch
 
 from benchmarks.cases import Case
-from benchmarks.measure import accuracy, rounds_for, timed_call
+from benchmarks.measure import accuracy, op_counts, rounds_for, timed_call
 from benchmarks.methods import Unavailable, prepare
-from benchmarks.profiles import current_profile
+from benchmarks.profiles import current_profile, threads_setting
 
 
 def case_info(case: Case, kind: str) -> dict[str, object]:
@@ -30,9 +31,12 @@ def case_info(case: Case, kind: str) -> dict[str, object]:
         "dtype": p.dtype,
         "lam": p.lam,
         "dual_ridge": p.dual_ridge,
+        "correlation": p.correlation,
+        "truth": p.truth,
         "tasks": case.tasks,
         "profile": current_profile().name,
         "threads": torch.get_num_threads(),
+        "threads_setting": threads_setting(),
         "torch": torch.__version__,
         "status": "ok",
     }
@@ -56,7 +60,10 @@ def run_case(benchmark, case: Case, kind: str) -> None:
         return
     call = getattr(runner, kind)
     try:
-        seconds = timed_call(call) if profile.warmup else 0.0
+        # A baseline is always tried once untimed, so that its failure is recorded (and xfails)
+        # in the profiles without warm-up too.
+        warm = profile.warmup or case.method.role != "ours"
+        seconds = timed_call(call) if warm else 0.0
     except Exception as err:
         if case.method.role == "ours":
             raise
@@ -67,6 +74,7 @@ def run_case(benchmark, case: Case, kind: str) -> None:
     primary = "forward_backward" if case.method.differentiable else "forward"
     if kind == primary:
         benchmark.extra_info.update(accuracy(case, runner))
+        benchmark.extra_info.update(op_counts(case, runner))
 
 
 def _time_backward(benchmark, start: Callable[[], Callable[[], None]], profile) -> None:

@@ -1,5 +1,6 @@
-"""Markdown tables of the report: the headline comparisons, the per-task ratios, the SVM head,
-and every case with its ratios. Pure functions of the rows read from the benchmark JSON."""
+"""Markdown tables of the report (the headline lives in ``headline.py``): per-task times,
+threads, ops and distance to the floor, the SVM head's cost of λ1, and every case with its
+ratios. Pure functions of the rows read from the benchmark JSON."""
 
 from __future__ import annotations
 
@@ -57,87 +58,11 @@ def verdict(value: float | None, target: float | None) -> str:
     return "yes" if value >= target else "**no**"
 
 
-def headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
-    """Rows of the headline table, one per (comparison, problem)."""
-    lines = []
-    specs = [
-        ("vs cvxpylayers (default), fwd+bwd per task", "cvxpylayers", "forward_backward", 100),
-        ("vs cvxpylayers (dense), fwd+bwd per task", "cvxpylayers-dense", "forward_backward", 100),
-        (
-            "vs cvxpylayers (default, one job), fwd+bwd per task",
-            "cvxpylayers-serial",
-            "forward_backward",
-            100,
-        ),
-        ("vs scikit-learn loop, forward", "sklearn", "forward", 1),
-        # Measured for comparison (no target is set for unrolling).
-        ("implicit vs unrolled, fwd+bwd", "sl-unroll", "forward_backward", None),
-        ("implicit vs unrolled, backward alone", "sl-unroll", "backward", None),
-    ]
-    for label, method, kind, target in specs:
-        for problem in problems:
-            ours, other = find(rows, problem, OURS), find(rows, problem, method)
-            if ours is None or other is None:
-                continue
-            lines.append(_comparison(label, problem, ours, other, kind, target))
-    return lines
-
-
-def svm_headline_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
-    """Our head against qpth on the problems where both run: MetaOptNet's QP (``K + I``)."""
-    lines = []
-    for problem in problems:
-        ours, qpth = find(rows, problem, OURS), find(rows, problem, "qpth")
-        if qpth is None:
-            continue
-        if ours is None:
-            ours = Row(problem, problem, "svm", OURS, "ours", 0, 0, 0, 0, "", 0.0, 1)
-            ours.status, ours.error = "skipped", "SVM head unavailable"
-        label = "SVM head (dual_ridge=1) vs qpth (MetaOptNet, K + I), fwd+bwd"
-        lines.append(_comparison(label, problem, ours, qpth, "forward_backward", 2))
-    return lines
-
-
-def _comparison(label: str, problem: str, ours: Row, other: Row, kind: str, target: float | None):
-    mine, theirs = ours.per_task(kind), other.per_task(kind)
-    speedup = ratio(theirs, mine)
-    status = verdict(speedup, target)
-    if other.status == "failed":
-        status = f"baseline FAILED: {other.error}"
-    elif ours.status != "ok":
-        status = f"ours {ours.status}: {ours.error}"
-    return [
-        label,
-        f"`{problem}`",
-        fmt_time(mine),
-        fmt_time(theirs),
-        fmt_ratio(speedup),
-        "–" if target is None else f"≥ {target:g}×",
-        status,
-        fmt_num(ours.metrics.get("grad_error")),
-        fmt_num(other.metrics.get("grad_error")),
-        fmt_num(ours.metrics.get("gap")),
-        fmt_num(other.metrics.get("gap")),
-    ]
-
-
-HEADLINE_HEADER = [
-    "comparison",
-    "problem",
-    "ours per task",
-    "baseline per task",
-    "speed-up",
-    "target",
-    "met",
-    "grad err ours",
-    "grad err baseline",
-    "gap ours",
-    "gap baseline",
-]
-
-
-def issue2_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
-    """The core issue's numbers per headline problem."""
+def per_task_lines(
+    rows: dict[str, Row], problems: list[str], family_of: dict[str, str]
+) -> list[list[str]]:
+    """Times of our layer per task and for the whole batch, next to cvxpylayers, scikit-learn
+    and unrolling, per problem."""
     lines = []
     for problem in problems:
         impl, unroll = find(rows, problem, OURS), find(rows, problem, "sl-unroll")
@@ -149,7 +74,8 @@ def issue2_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
         un_b = unroll.backward if unroll else None
         lines.append(
             [
-                f"m = {impl.m}",
+                family_of.get(problem, ""),
+                f"T = {impl.T}, n = {impl.n}, m = {impl.m}",
                 fmt_time(impl.per_task("forward")),
                 fmt_time(impl.per_task("forward_backward")),
                 fmt_time(cvx_fb),
@@ -167,8 +93,9 @@ def issue2_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
     return lines
 
 
-ISSUE2_HEADER = [
-    "m",
+PER_TASK_HEADER = [
+    "family",
+    "size",
     "fwd / task",
     "fwd+impl. bwd / task",
     "cvxpylayers fwd+bwd / task",
@@ -181,6 +108,104 @@ ISSUE2_HEADER = [
     "unrolled bwd, all T",
     "unrolled / implicit bwd",
     "unrolled fwd+bwd, all T",
+]
+
+
+def threads_lines(
+    one: dict[str, Row], default: dict[str, Row], problems: list[str]
+) -> list[list[str]]:
+    """Our layer at torch's default thread count against one thread, per problem measured in
+    both runs: the acceptance is a ratio ≤ 1 (never slower by default)."""
+    lines = []
+    for problem in problems:
+        a, b = find(one, problem, OURS), find(default, problem, OURS)
+        if a is None or b is None:
+            continue
+        fwd = ratio(b.forward, a.forward)
+        fb = ratio(b.forward_backward, a.forward_backward)
+        worst = max((x for x in (fwd, fb) if x is not None), default=None)
+        lines.append(
+            [
+                f"`{problem}`",
+                fmt_time(a.forward),
+                fmt_time(b.forward),
+                fmt_ratio(fwd),
+                fmt_time(a.forward_backward),
+                fmt_time(b.forward_backward),
+                fmt_ratio(fb),
+                "not measured" if worst is None else ("yes" if worst <= 1 else "**no**"),
+            ]
+        )
+    return lines
+
+
+def threads_header(default_threads: object) -> list[str]:
+    d = f"default ({default_threads})"
+    return [
+        "problem",
+        "fwd, 1 thread",
+        f"fwd, {d}",
+        "default / 1",
+        "fwd+bwd, 1 thread",
+        f"fwd+bwd, {d}",
+        "default / 1",
+        "default never slower",
+    ]
+
+
+def floor_target(row: Row) -> float | None:
+    """How far above the floor our forward may be: 10× at m ≥ 64, 30× below (group Lasso)."""
+    if row.layer != "group_lasso":
+        return None
+    return 10.0 if row.m >= 64 else 30.0
+
+
+def _syncs(row: Row, kind: str) -> str:
+    syncs, reads = row.metrics.get(f"syncs_{kind}"), row.metrics.get(f"scalar_reads_{kind}")
+    if syncs is None:
+        return "–"
+    return f"{syncs:g} ({reads:g} reads)"
+
+
+def ops_lines(rows: dict[str, Row], problems: list[str]) -> list[list[str]]:
+    """Ops and host syncs per solve of our layer, and its forward's distance to the floor."""
+    lines = []
+    for problem in problems:
+        ours, floor = find(rows, problem, OURS), find(rows, problem, "floor")
+        if ours is None or "ops_forward" not in ours.metrics:
+            continue
+        above = ratio(ours.forward, floor.forward if floor else None)
+        goal = floor_target(ours)
+        met = "–" if goal is None or above is None else ("yes" if above <= goal else "**no**")
+        ops_fb = ours.metrics.get("ops_forward_backward")
+        lines.append(
+            [
+                f"`{problem}`",
+                f"{ours.metrics['ops_forward']:g}",
+                "–" if ops_fb is None else f"{ops_fb:g}",
+                _syncs(ours, "forward"),
+                _syncs(ours, "forward_backward"),
+                fmt_time(ours.forward),
+                fmt_time(floor.forward if floor else None),
+                fmt_ratio(above),
+                "–" if goal is None else f"≤ {goal:g}×",
+                met,
+            ]
+        )
+    return lines
+
+
+OPS_HEADER = [
+    "problem",
+    "ops, fwd",
+    "ops, fwd+bwd",
+    "host syncs, fwd",
+    "host syncs, fwd+bwd",
+    "fwd, all T",
+    "floor, all T",
+    "fwd / floor",
+    "target",
+    "met",
 ]
 
 

@@ -1,16 +1,23 @@
 """pytest-benchmark suite over the registry: ``pytest benchmarks --benchmark-only`` prints one
 comparison table per problem (every method on the same data); ``--benchmark-json`` feeds
-``python -m benchmarks.report``. Accuracy metrics go to each benchmark's ``extra_info``."""
+``python -m benchmarks.report``. Accuracy metrics and op counts go to each benchmark's
+``extra_info``; ``SPARSELAYERS_BENCH_SUITES`` restricts the cases to some suites."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.cases import Case, all_cases
+from benchmarks.cases import Case, all_cases, suites
+from benchmarks.profiles import SUITES_ENV, current_profile, selected_suites
 from benchmarks.run_case import run_case
 
-CASES = all_cases()
-DIFFERENTIABLE = all_cases(differentiable=True)
+ONLY = selected_suites()
+if ONLY is not None and set(ONLY) - set(suites(current_profile())):
+    raise ValueError(
+        f"{SUITES_ENV} names unknown suites: {sorted(set(ONLY) - set(suites(current_profile())))}"
+    )
+CASES = all_cases(only=ONLY)
+DIFFERENTIABLE = all_cases(differentiable=True, only=ONLY)
 BACKWARD_ALONE = [c for c in DIFFERENTIABLE if c.method.name in ("sl-implicit", "sl-unroll")]
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from benchmarks.cases import Case
 from benchmarks.methods.base import Output, Runner, Unavailable
+from benchmarks.methods.celer_baseline import CelerLoop
 from benchmarks.methods.cvxpylayers_baseline import CvxpyLayersLasso
 from benchmarks.methods.ours import L21Penalty, MatmulFloor, RegressionLayer, SvmHead
+from benchmarks.methods.paper_head import PaperHead
+from benchmarks.methods.proxsuite_baseline import ProxsuiteCrammerSinger
 from benchmarks.methods.qpth_baseline import QpthCrammerSinger
+from benchmarks.methods.skglm_baseline import SkglmLoop
 from benchmarks.methods.sklearn_baseline import SklearnLoop
 
 __all__ = ["Output", "Runner", "Unavailable", "prepare"]
@@ -17,7 +21,11 @@ _BASELINES = {
     "cvxpylayers-dense": CvxpyLayersLasso,
     "cvxpylayers-serial": CvxpyLayersLasso,
     "sklearn": SklearnLoop,
+    "skglm": SkglmLoop,
+    "celer": CelerLoop,
     "qpth": QpthCrammerSinger,
+    "proxsuite": ProxsuiteCrammerSinger,
+    "paper-head": PaperHead,
     "floor": MatmulFloor,
 }
 

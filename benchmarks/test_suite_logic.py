@@ -1,0 +1,208 @@
+"""Tests of the suite's own logic: the problem families' data, the thread and suite settings,
+the op counts, the worst-family headline and the report built from rows."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from benchmarks import headline, profiles
+from benchmarks.cases import (
+    DENSE_TRUTH_FRACTION,
+    METHODS,
+    Problem,
+    families,
+    methods_for,
+    suites,
+)
+from benchmarks.data import regression_data
+from benchmarks.measure import count_ops
+from benchmarks.profiles import PROFILES
+from benchmarks.report_text import render
+from benchmarks.results_io import Row
+
+
+def _adjacent_correlation(problem: Problem) -> float:
+    F = regression_data(problem).features.double().reshape(-1, problem.m)
+    return float(torch.corrcoef(F.T).diagonal(1).mean())
+
+
+def test_toeplitz_design_correlates_neighbouring_features() -> None:
+    iid = Problem("group_lasso", 20, 50, 8, 1, "float64", 0.1)
+    toeplitz = Problem("group_lasso", 20, 50, 8, 1, "float64", 0.1, correlation=0.9)
+    assert _adjacent_correlation(toeplitz) == pytest.approx(0.9, abs=0.03)
+    assert abs(_adjacent_correlation(iid)) < 0.1
+    variances = regression_data(toeplitz).features.reshape(-1, 8).var(0)
+    assert torch.allclose(variances, torch.ones(8, dtype=torch.float64), atol=0.15)
+
+
+def test_dense_truth_activates_thirty_percent_of_the_features() -> None:
+    m = 40
+    dense = Problem("group_lasso", 4, 30, m, 1, "float32", 0.1, truth="dense")
+    sparse = Problem("group_lasso", 4, 30, m, 1, "float32", 0.1)
+    active = (regression_data(dense).true_weights != 0).any(-2).sum(-1)
+    assert active.tolist() == [round(DENSE_TRUTH_FRACTION * m)] * 4
+    assert (regression_data(sparse).true_weights != 0).any(-2).sum(-1).tolist() == [m // 8] * 4
+
+
+def test_default_problems_keep_their_ids_and_new_fields_extend_them() -> None:
+    base = Problem("group_lasso", 64, 50, 256, 1, "float32", 0.1)
+    assert base.id == "group_lasso-T64-n50-m256-k1-float32-lam0.1"
+    both = Problem("group_lasso", 64, 50, 256, 1, "float32", 0.1, correlation=0.9, truth="dense")
+    assert both.id == base.id + "-toeplitz0.9-densetruth"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"correlation": 1.0}, "correlation"),
+        ({"correlation": -0.1}, "correlation"),
+        ({"truth": "medium"}, "truth"),
+    ],
+)
+def test_problem_rejects_bad_families(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Problem("group_lasso", 2, 10, 4, 1, "float32", 0.1, **kwargs)
+
+
+def test_svm_problem_rejects_regression_families() -> None:
+    with pytest.raises(ValueError, match="regression"):
+        Problem("svm", 2, 6, 10, 3, "float32", 0.5, correlation=0.5)
+
+
+@pytest.mark.parametrize("name", ["tiny", "quick", "asv"])
+def test_families_are_measured_against_the_headline_methods(name: str) -> None:
+    profile = PROFILES[name]
+    groups = families(profile)
+    head = {pb.m: methods_for(pb, profile) for pb in suites(profile)["headline"]}
+    assert [pb.id for group in list(groups.values())[1:] for pb in group] == [
+        pb.id for pb in suites(profile)["families"]
+    ]
+    for group in list(groups.values())[1:3]:  # dense truth, correlated design: same sizes
+        for pb in group:
+            assert methods_for(pb, profile) == head[pb.m]
+
+
+def test_asv_profile_leaves_out_the_slow_setups() -> None:
+    svm = suites(PROFILES["asv"])["svm"]
+    assert svm and max(pb.m for pb in svm) < 10_000
+
+
+def test_threads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(profiles.THREADS_ENV, "default")
+    assert profiles.threads_setting() == "default"
+
+    def refuse(n: int) -> None:
+        raise AssertionError("set_num_threads must not be called for 'default'")
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    assert profiles.configure_threads() == torch.get_num_threads()
+    for bad in ("0", "two"):
+        monkeypatch.setenv(profiles.THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=profiles.THREADS_ENV):
+            profiles.threads_setting()
+
+
+def test_selected_suites(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(profiles.SUITES_ENV, raising=False)
+    assert profiles.selected_suites() is None
+    monkeypatch.setenv(profiles.SUITES_ENV, "headline, families")
+    assert profiles.selected_suites() == ("headline", "families")
+
+
+def test_count_ops_counts_ops_and_host_syncs() -> None:
+    x = torch.arange(6.0) - 2
+
+    def solve() -> None:
+        float(x.sum())  # one scalar read
+        _ = x[x > 0]  # boolean indexing: a data-dependent shape
+        _ = x * 2
+
+    counts = count_ops(solve)
+    assert counts["ops"] >= 4
+    assert counts["scalar_reads"] == 1
+    assert counts["syncs"] >= 2
+    assert count_ops(lambda: x * 2)["syncs"] == 0
+
+
+def _row(problem: str, method: str, forward: float, forward_backward: float | None = None) -> Row:
+    m = METHODS[method]
+    row = Row(
+        f"{problem}-{method}", problem, "group_lasso", method, m.role, 4, 10, 6, 1, "", 0.1, 4
+    )
+    row.forward, row.forward_backward = forward, forward_backward
+    return row
+
+
+def _rows(*rows: Row) -> dict[str, Row]:
+    return {row.case: row for row in rows}
+
+
+def test_headline_keeps_the_worst_family() -> None:
+    rows = _rows(
+        _row("a", "sl-implicit", 1.0, 2.0),
+        _row("a", "sklearn", 10.0),
+        _row("b", "sl-implicit", 1.0, 2.0),
+        _row("b", "sklearn", 2.5),
+        _row("c", "sl-implicit", 1.0, 2.0),
+    )
+    failed = _row("c", "sklearn", 0.1)
+    failed.status, failed.error = "failed", "ValueError: boom"
+    rows[failed.case] = failed
+    labels = {"a": "easy", "b": "hard", "c": "broken"}
+    comparison = headline.comparisons(rows, ["a", "b", "c"])
+    assert [(c.method, c.kind, c.target) for c in comparison] == [("sklearn", "forward", 3.0)]
+    result = headline.outcome(rows, ["a", "b", "c"], comparison[0])
+    assert (result.worst, result.speedup, result.best, result.measured) == ("b", 2.5, 10.0, 2)
+    assert result.failed == [failed]
+    (line,) = headline.headline_lines(rows, ["a", "b", "c"], labels, "1")
+    assert "hard" in line[2] and line[5] == "2.5×" and "**no**" in line[8] and "boom" in line[8]
+
+
+def test_headline_ignores_a_negative_backward() -> None:
+    rows = _rows(_row("a", "sl-implicit", 1.0, 2.0), _row("a", "sl-unroll", 3.0, 2.5))
+    backward = headline.Comparison("sl-unroll", "backward", "", None)
+    assert headline.speedup(rows, "a", backward) is None  # 2.5 − 3.0 < 0
+    assert not math.isnan(headline.speedup(rows, "a", headline.comparisons(rows, ["a"])[0]))
+
+
+def test_report_renders_without_internal_headings(tmp_path) -> None:
+    profile = PROFILES["tiny"]
+    groups, registry = families(profile), suites(profile)
+    rows: dict[str, Row] = {}
+    for i, pb in enumerate(registry["headline"] + registry["families"]):
+        for method, scale in (("sl-implicit", 1.0), ("sklearn", 2.0 + i), ("floor", 0.01)):
+            row = _row(pb.id, method, scale, 2 * scale if method == "sl-implicit" else None)
+            row.m, row.T = pb.m, pb.T
+            row.metrics = {"ops_forward": 100.0, "syncs_forward": 3.0, "scalar_reads_forward": 1.0}
+            rows[row.case] = row
+    header = {
+        "machine": {},
+        "commit": {},
+        "datetime": "now",
+        "profile": "tiny",
+        "threads": 1,
+        "torch": torch.__version__,
+    }
+    text = render(rows, header, registry, groups, tmp_path, rows, dict(header, threads=2))
+    assert "## Headline: the worst family" in text
+    assert "issue" not in text.lower()
+    assert "2×" in text  # the worst speed-up against scikit-learn (problem 0: 2 / 1)
+    assert "| ≤ 30× |" in text  # the floor target of the ops table
+
+
+def test_lambda1_max_is_kept_between_processes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import data
+
+    monkeypatch.setattr(data, "LAM1_MAX_CACHE", tmp_path / "lam1_max.json")
+    size = (2, 6, 10, 3, "float32")
+    data.mean_lambda1_max.cache_clear()
+    value = data.mean_lambda1_max(*size)
+    (key,) = data._read_cache()
+    assert data._read_cache()[key] == value > 0
+    data._write_cache({key: 123.0})  # what a later process finds is what it uses
+    data.mean_lambda1_max.cache_clear()
+    assert data.mean_lambda1_max(*size) == 123.0
+    data.mean_lambda1_max.cache_clear()
