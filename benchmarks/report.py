@@ -42,11 +42,14 @@ LAST_RUN = "last_run.json"
 
 DEFAULT_THREAD_SUITES = ("headline", "families", "headline-svm")
 """What the run at torch's default threads measures (the headline's problems)."""
-SECONDS_PER_BENCHMARK = 2.0
-"""Rough wall time of one benchmark of the quick profile beyond its timing budget (warm-up,
-accuracy reference, op counts), measured on a 2-core machine."""
-LAM1_MAX_SECONDS = 90.0
-"""Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 (see ``data.py``)."""
+SECONDS_PER_BENCHMARK = 0.96
+"""Wall time per benchmark of the quick profile (1 s timing budget), everything included (skipped
+pairs, fast cases that end their rounds early, warm-up, accuracy reference, op counts): 699
+benchmarks took 11.2 minutes on the 2-core development machine (2026-12-02). Other profiles
+scale it with their budget."""
+LAM1_MAX_SECONDS = 1.0
+"""Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 when it is not cached yet
+(0.4 s at tol 1e-2 for 8 heads, see ``data.py``)."""
 PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$|^=+ .* in [\d.]+s")
 
 
@@ -79,14 +82,14 @@ def benchmarks_of(run: Run, profile: Profile) -> int:
 
 
 def estimate_seconds(run: Run, profile: Profile) -> float:
-    """A rough duration of ``run``: per benchmark its budget plus
-    :data:`SECONDS_PER_BENCHMARK`, plus λ1_max of every large SVM size it sets up."""
+    """A rough duration of ``run``: :data:`SECONDS_PER_BENCHMARK` per benchmark (scaled by the
+    profile's timing budget), plus λ1_max of every large SVM size it sets up."""
     large_svm = {
         (c.problem.n, c.problem.m)
         for c in all_cases(profile, only=run.only)
         if c.problem.layer == "svm" and c.problem.lam > 0 and c.problem.m >= 10_000
     }
-    per = profile.budget_s + (SECONDS_PER_BENCHMARK if profile.warmup else 0.25)
+    per = SECONDS_PER_BENCHMARK * max(profile.budget_s, 0.25)
     return benchmarks_of(run, profile) * per + LAM1_MAX_SECONDS * len(large_svm)
 
 
