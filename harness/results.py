@@ -31,11 +31,25 @@ def environment() -> dict[str, Any]:
 
 
 def write_results(out_dir: Path, experiment: str, config: dict[str, Any], **fields: Any) -> Path:
-    """Write ``out_dir/results.json`` and return its path."""
+    """Write ``out_dir/results.json`` and return its path. A file that already holds the same
+    results is left as it is (the ``environment`` block, with its time stamp, is not compared):
+    re-running a finished study, e.g. ``reproduce`` on the committed results, rewrites nothing."""
     document = {"experiment": experiment, "config": config, **fields, "environment": environment()}
     path = Path(out_dir) / RESULTS_FILENAME
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    text = json.dumps(document, indent=2) + "\n"
+    if path.exists() and _same_results(path, json.loads(text)):
+        return path
+    path.write_text(text)
     return path
+
+
+def _same_results(path: Path, document: dict[str, Any]) -> bool:
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    strip = lambda d: {k: v for k, v in d.items() if k != "environment"}  # noqa: E731
+    return isinstance(old, dict) and strip(old) == strip(document)
 
 
 @dataclass(frozen=True)

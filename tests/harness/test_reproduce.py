@@ -165,3 +165,21 @@ def test_mean_over_seeds_pools_the_test_episodes() -> None:
     assert head["ci95"] == pytest.approx(0.02 / 2**0.5)  # two independent sets of episodes
     assert head["usage"] == [1.0, 0.5] and head["episodes"] == 400  # sorted per seed first
     assert head["accuracy_per_seed"] == [0.8, 0.9] and head["sparsity"] == pytest.approx(0.3)
+
+
+def test_write_results_leaves_identical_results_untouched(tmp_path: Path) -> None:
+    """Re-running a finished study (reproduce on the committed results) must not rewrite its
+    files for a new time stamp; different results are written."""
+    from harness.results import write_results
+
+    path = write_results(tmp_path, "demo", {"a": 1}, rows=[{"x": 1.0}])
+    before = path.read_text()
+    stamped = json.loads(before)
+    stamped["environment"]["written"] = "2000-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(stamped, indent=2) + "\n")
+    kept = path.read_text()
+    write_results(tmp_path, "demo", {"a": 1}, rows=[{"x": 1.0}])
+    assert path.read_text() == kept
+    write_results(tmp_path, "demo", {"a": 1}, rows=[{"x": 2.0}])
+    assert json.loads(path.read_text())["rows"] == [{"x": 2.0}]
+    assert json.loads(path.read_text())["environment"]["written"] != "2000-01-01T00:00:00+00:00"
