@@ -244,7 +244,7 @@ def meta(backbone_name: str, lam1: float, size: Size, device: torch.device) -> W
     from harness.meta.config import preset
     from harness.meta.heads import MetaHead
     from harness.meta.model import MetaLearner
-    from harness.meta.train import build_model
+    from harness.meta.train import build_model, query_loss, sgd
     from harness.models.backbones import ResNet12
 
     image = size.conv4_image if backbone_name == "conv4" else size.resnet_image
@@ -276,13 +276,7 @@ def meta(backbone_name: str, lam1: float, size: Size, device: torch.device) -> W
         )
         for b in batches
     ]
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=True,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = sgd(model, config)
     with torch.no_grad():  # evaluation mode: no batch-norm update from this probe
         features = model.backbone.eval()(batches[0].support[0][:1]).shape[-1]
     model.backbone.train()
@@ -310,11 +304,7 @@ def meta(backbone_name: str, lam1: float, size: Size, device: torch.device) -> W
     def step(i: int) -> None:
         batch = batches[i % len(batches)]
         out = model(batch)
-        loss = nnf.cross_entropy(
-            out.logits.flatten(0, 1),
-            batch.query_labels.flatten(),
-            label_smoothing=config.label_smoothing,
-        )
+        loss = query_loss(out.logits, batch.query_labels, config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

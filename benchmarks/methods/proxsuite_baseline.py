@@ -22,8 +22,8 @@ from torch import Tensor
 
 from benchmarks.cases import METAOPTNET_DUAL_RIDGE, Case
 from benchmarks.data import svm_data
-from benchmarks.methods.base import Output, Runner, Unavailable
-from benchmarks.methods.qpth_baseline import block_kernel
+from benchmarks.methods.base import Unavailable
+from benchmarks.methods.qpth_baseline import CrammerSingerQP, block_kernel
 
 NO_LOWER_BOUND = -1e20
 """What ProxSuite reads as an absent lower bound (its own examples use ±1e20)."""
@@ -35,7 +35,7 @@ NOTE = (
 """What the report says about this baseline's settings."""
 
 
-class ProxsuiteCrammerSinger(Runner):
+class ProxsuiteCrammerSinger(CrammerSingerQP):
     """The QP data that do not depend on the features are built once, outside the timing."""
 
     def __init__(self, case: Case) -> None:
@@ -76,13 +76,3 @@ class ProxsuiteCrammerSinger(Runner):
         alpha = z.reshape(self.Y.shape)
         weights = alpha.float().mT @ F.float()
         return weights, alpha
-
-    def forward(self) -> Output:
-        W, alpha = self._solve()
-        return Output(W, self.Y - alpha.detach() / self.C)
-
-    def forward_backward(self) -> tuple[Tensor, ...]:
-        self.features.grad = None
-        W, _ = self._solve()
-        W.backward(self.cotangent)
-        return (self.features.grad,)

@@ -36,7 +36,31 @@ def block_kernel(K: Tensor, k: int) -> Tensor:
     return (K[:, :, None, :, None] * eye[:, None, :]).reshape(T, n * k, n * k)
 
 
-class QpthCrammerSinger(Runner):
+class CrammerSingerQP(Runner):
+    """What the QP-layer baselines of MetaOptNet's head share: ``_solve() -> (W, α)`` from
+    ``self.features`` (a subclass's QP layer), reported with the dual point ``Λ = Y - α / C``
+    whose gap ``measure.py`` evaluates, and differentiated with the problem's cotangent."""
+
+    features: Tensor
+    Y: Tensor
+    C: float
+    cotangent: Tensor
+
+    def _solve(self) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def forward(self) -> Output:
+        W, alpha = self._solve()
+        return Output(W, self.Y - alpha.detach() / self.C)
+
+    def forward_backward(self) -> tuple[Tensor, ...]:
+        self.features.grad = None
+        W, _ = self._solve()
+        W.backward(self.cotangent)
+        return (self.features.grad,)
+
+
+class QpthCrammerSinger(CrammerSingerQP):
     """The QP data that do not depend on the features are built once, outside the timing."""
 
     def __init__(self, case: Case) -> None:
@@ -76,13 +100,3 @@ class QpthCrammerSinger(Runner):
         # MetaOptNet: ``qp_sol.float()`` before the logits, whatever the precision of the QP.
         weights = alpha.float().mT @ F.float()
         return weights, alpha
-
-    def forward(self) -> Output:
-        W, alpha = self._solve()
-        return Output(W, self.Y - alpha.detach() / self.C)
-
-    def forward_backward(self) -> tuple[Tensor, ...]:
-        self.features.grad = None
-        W, _ = self._solve()
-        W.backward(self.cotangent)
-        return (self.features.grad,)

@@ -48,6 +48,25 @@ def build_model(config: MetaConfig, head: HeadConfig, seed: int) -> MetaLearner:
     return MetaLearner(backbone(config.backbone), MetaHead(head, config.way))
 
 
+def sgd(model: MetaLearner, config: MetaConfig) -> torch.optim.SGD:
+    """The recipe's optimizer: SGD with Nesterov momentum and weight decay."""
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
+
+
+def query_loss(logits: torch.Tensor, labels: torch.Tensor, config: MetaConfig) -> torch.Tensor:
+    """The training loss: label-smoothed cross-entropy of the query logits
+    ``(episodes, queries, way)`` against their labels ``(episodes, queries)``."""
+    return nnf.cross_entropy(
+        logits.flatten(0, 1), labels.flatten(), label_smoothing=config.label_smoothing
+    )
+
+
 def train(
     model: MetaLearner,
     config: MetaConfig,
@@ -76,13 +95,7 @@ def train(
         The history of the whole run (restored from the checkpoint when resuming).
     """
     model.to(ctx.device)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=True,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = sgd(model, config)
     history, step = History(), 0
     state = load_checkpoint(checkpoint)
     if state is not None:
@@ -106,11 +119,7 @@ def train(
         b = config.episodes_per_batch
         batch = train_sampler.episodes(step * b, b).shard(ctx.rank, ctx.world_size)
         out = ddp(batch)
-        loss = nnf.cross_entropy(
-            out.logits.flatten(0, 1),
-            batch.query_labels.flatten().to(ctx.device),
-            label_smoothing=config.label_smoothing,
-        )
+        loss = query_loss(out.logits, batch.query_labels.to(ctx.device), config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -158,24 +167,14 @@ def calibrate(
     is thrown away afterwards; no validation, checkpoint or gradient exchange. The inner
     solver's cost changes as the features train, so this is the pace of the first steps."""
     model.to(ctx.device).train()
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=True,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = sgd(model, config)
     b = config.episodes_per_batch
     count = iter(range(steps + 1))
 
     def step() -> None:
         batch = train_sampler.episodes(next(count) * b, b).shard(ctx.rank, ctx.world_size)
         out = model(batch)
-        loss = nnf.cross_entropy(
-            out.logits.flatten(0, 1),
-            batch.query_labels.flatten().to(ctx.device),
-            label_smoothing=config.label_smoothing,
-        )
+        loss = query_loss(out.logits, batch.query_labels.to(ctx.device), config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
