@@ -136,11 +136,7 @@ def train(
         NonFiniteLoss: the loss became non-finite (the message names the step).
     """
     ctx = ctx or DistContext()
-    torch.manual_seed(config.seed)
-    latents, sampler, val_sampler = samplers(config, source, ctx.device)
-    encoder = ConvEncoder(config.image_size, latents.dim).to(ctx.device)
-    head = TaskRegression(config.method_config())
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
+    latents, sampler, val_sampler, encoder, head, optimizer = _fresh_run(config, source, ctx)
     path = Path(out_dir) / CHECKPOINT_FILENAME
     saved = load_checkpoint(path, map_location=ctx.device)
     state = TrainState()
@@ -220,6 +216,17 @@ def train(
     return Trained(encoder, latents, state, time.perf_counter() - start)
 
 
+def _fresh_run(config: RunConfig, source: ImageSource, ctx: DistContext):
+    """What a run starts from, seeded by ``config.seed``: ``(latents, train sampler, validation
+    sampler, encoder, inner layer, Adam)``, shared by `train` and `calibrate`."""
+    torch.manual_seed(config.seed)
+    latents, sampler, val_sampler = samplers(config, source, ctx.device)
+    encoder = ConvEncoder(config.image_size, latents.dim).to(ctx.device)
+    head = TaskRegression(config.method_config())
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
+    return latents, sampler, val_sampler, encoder, head, optimizer
+
+
 def calibrate(
     config: RunConfig,
     source: ImageSource,
@@ -232,11 +239,7 @@ def calibrate(
     Adam update as `train`, on a throw-away model, without validation, checkpoints or gradient
     exchange."""
     ctx = ctx or DistContext()
-    torch.manual_seed(config.seed)
-    latents, sampler, _ = samplers(config, source, ctx.device)
-    encoder = ConvEncoder(config.image_size, latents.dim).to(ctx.device)
-    head = TaskRegression(config.method_config())
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=config.lr)
+    _, sampler, _, encoder, head, optimizer = _fresh_run(config, source, ctx)
     task_ids = shard(range(config.num_tasks), ctx)
     count = iter(range(steps + 1))
 
