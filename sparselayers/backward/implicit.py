@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
+from sparselayers.ops.threads import small_products
 from sparselayers.problems.protocols import ActiveSetProblem
 from sparselayers.solvers.table import ForwardSolver
 
@@ -35,9 +36,10 @@ def implicit_vjp(
     problem: ActiveSetProblem, B: Tensor, params: tuple[Tensor, ...], grad_B: Tensor
 ) -> tuple[Tensor | None, ...]:
     """Vector-Jacobian product of ``B*(params)`` with ``grad_B``, one tensor per parameter."""
-    v = problem.project(B, grad_B, *params)  # onto the tangent space of the active set
-    z = _CompactSolve.apply(problem, B, v, *params)
-    return problem.stationarity_vjp(B, *params, -z)
+    with small_products(params[0]):  # ops/threads.py
+        v = problem.project(B, grad_B, *params)  # onto the tangent space of the active set
+        z = _CompactSolve.apply(problem, B, v, *params)
+        return problem.stationarity_vjp(B, *params, -z)
 
 
 class _CompactSolve(torch.autograd.Function):

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from sparselayers.backward.implicit import ImplicitSolve
 from sparselayers.backward.reference import reference_solve
+from sparselayers.ops.threads import small_products
 from sparselayers.solvers.apg import solve_apg
 from sparselayers.solvers.table import ForwardSolver
 
@@ -44,7 +45,8 @@ class Unroll:
     def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
         try:
             solver.problem.validate(*params)
-            return solve_apg(solver.problem, params, solver.options, warm, differentiable=True)
+            with small_products(params[0]):  # ops/threads.py (the forward iterations)
+                return solve_apg(solver.problem, params, solver.options, warm, differentiable=True)
         except RuntimeError as err:
             if "vmap" not in str(err):
                 raise

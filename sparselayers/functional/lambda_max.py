@@ -21,6 +21,7 @@ from torch import Tensor
 
 from sparselayers import _validation as check
 from sparselayers.functional.svm import _one_hot
+from sparselayers.ops.threads import small_products
 from sparselayers.problems.group_lasso import GroupLasso
 from sparselayers.problems.ridge import Ridge
 from sparselayers.solvers.svm_lambda_max import lam1_max
@@ -105,7 +106,8 @@ def svm_lambda1_max(
     F, Y = check.broadcast_tasks(F, Y, "labels", labels.shape)
     if check.nothing_to_solve(F):  # no feature: W = 0 for every lam1 >= 0
         return F.new_zeros(F.shape[:-2])
-    return lam1_max(F, Y, tol=tol, max_iter=max_iter).upper
+    with small_products(F):  # ops/threads.py
+        return lam1_max(F, Y, tol=tol, max_iter=max_iter).upper
 
 
 __all__ = ["group_lasso_lambda_max", "ridge_scale", "svm_lambda1_max"]

@@ -22,6 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from sparselayers.ops.threads import small_products
 from sparselayers.problems import CRAMMER_SINGER, GROUP_LASSO, GROUP_LASSO_SVM, RIDGE
 from sparselayers.problems.protocols import Problem
 from sparselayers.solvers.batching import run_on_flat_tasks
@@ -67,7 +68,8 @@ class ForwardSolver:
     """``solver(params, warm_start) -> (X, gap, n_iter, converged)`` per task, without autograd.
 
     Checks the parameters (``problem.validate``), flattens the task dims, runs the table's
-    solver and warns, with the largest gap reached, when some task missed ``options.tol``.
+    solver (a small problem's products on one MKL thread, ``ops/threads.py``) and warns, with
+    the largest gap reached, when some task missed ``options.tol``.
     """
 
     entry: Entry
@@ -79,7 +81,7 @@ class ForwardSolver:
 
     def __call__(self, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
         self.problem.validate(*params)
-        with torch.no_grad():
+        with torch.no_grad(), small_products(params[0]):
             return run_on_flat_tasks(
                 self.entry.loop, self.problem, params, self.options, warm_start, self.entry.budget
             )
