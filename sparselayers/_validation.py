@@ -73,6 +73,8 @@ def regression_inputs(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor
 def broadcast_tasks(F: Tensor, Y: Tensor, name: str, given: torch.Size) -> tuple[Tensor, Tensor]:
     """``F (..., n, m)`` and ``Y (..., n, k)`` expanded to their common task dims; ``name``
     and ``given`` (the argument's own shape) go into the error when they do not broadcast."""
+    if F.shape[:-2] == Y.shape[:-2]:
+        return F, Y
     try:
         batch = torch.broadcast_shapes(F.shape[:-2], Y.shape[:-2])
     except RuntimeError as err:
@@ -110,9 +112,17 @@ def check_values(**tensors: Tensor) -> None:
     Called by the solvers on concrete tensors, where data-dependent checks are possible (the
     functional forms may run under ``torch.func.vmap``, where they are not).
     """
+    # One read on the host when all is well: a NaN or Inf anywhere makes the sum of the sums
+    # non-finite (so does overflow: then the exact checks below), and a sum costs a fraction
+    # of an elementwise check on large features.
+    values = list(tensors.values())
+    fine = torch.isfinite(sum(value.sum() for value in values))
     for name, value in tensors.items():
-        # A NaN or Inf makes the sum non-finite (so does overflow: then the exact check), and
-        # the sum costs a fraction of an elementwise check on large features.
+        if name.startswith("lam"):
+            fine = fine & (value >= 0).all()
+    if bool(fine):
+        return
+    for name, value in tensors.items():
         finite = bool(torch.isfinite(value.sum())) or bool(torch.isfinite(value).all())
         if not finite:
             raise ValueError(f"{name} contains NaN or Inf")

@@ -21,6 +21,8 @@ def group_norm(x: Tensor) -> Tensor:
     Returns:
         ``(..., m)`` — ``||x[..., j, :]||_2``.
     """
+    if x.shape[-1] == 1:  # one coordinate per group: |x|, whose gradient at 0 is 0 already
+        return x.squeeze(-1).abs()
     squared = (x * x).sum(-1)
     positive = squared > 0
     safe = torch.where(positive, squared, torch.ones_like(squared))

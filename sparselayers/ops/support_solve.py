@@ -22,9 +22,15 @@ from torch import Tensor
 from sparselayers.ops.gather import active_first, take_columns, take_rows
 from sparselayers.ops.linear import cholesky_solve_ex, pinv
 
+GATHER_ABOVE = 16
+"""Systems of at most this size are solved whole, masked, rather than gathered: there the
+gathers and the scatter cost more operations than the smaller factorization saves."""
+
 
 def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """Returns ``(z, ok)``: ``z`` solves ``A_SS z_S = v_S`` (``z = 0`` off S), ``ok`` per task."""
+    if A.shape[-1] <= GATHER_ABOVE:
+        return _whole_solve(A, mask, v)
     active = mask > 0
     if not bool(active.any()):
         return torch.zeros_like(v), torch.ones(v.shape[:-1], dtype=torch.bool, device=v.device)
@@ -41,6 +47,15 @@ def _compact_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     z_s = z_s.squeeze(-1) * keep
     z = torch.zeros_like(v).scatter(-1, order, torch.where(ok.unsqueeze(-1), z_s, 0))
     return z, ok
+
+
+def _whole_solve(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`_compact_solve` at full size: ``A`` masked to its active block, the identity
+    elsewhere."""
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    system = torch.addcmul(A * _outer(mask), eye, (1 - mask).unsqueeze(-1))
+    z, ok = cholesky_solve_ex(system, (v * mask).unsqueeze(-1))
+    return torch.where(ok.unsqueeze(-1), z.squeeze(-1) * mask, 0), ok
 
 
 def _outer(mask: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from torch import Tensor
 from sparselayers.ops.gather import active_first, put_rows, take_columns, take_rows
 from sparselayers.ops.prox import block_soft_threshold, group_norm
 from sparselayers.ops.structured import block_diagonal
-from sparselayers.ops.support_solve import solve_system
+from sparselayers.ops.support_solve import GATHER_ABOVE, solve_masked, solve_system
 from sparselayers.problems import quadratic
 
 if TYPE_CHECKING:
@@ -183,6 +183,13 @@ class GroupLasso(quadratic.LeastSquaresProblem):
 
     @classmethod
     def solve_support(cls, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        """``z`` with ``H z = v`` on the support; a small system (``m k <= GATHER_ABOVE``) is
+        formed at full size, a larger one on the gathered support (:meth:`support_system`)."""
+        m, k = X.shape[-2:]
+        if m * k <= GATHER_ABOVE:
+            H, mask = cls.reduced_hessian(X, *params), cls.active(X, *params)
+            flat = (*X.shape[:-2], m * k)
+            return solve_masked(H, mask.reshape(flat), v.reshape(flat)).reshape(v.shape)
         return solve_system(cls.support_system(X, *params), v)
 
     # -- reference formulation ---------------------------------------------------------------

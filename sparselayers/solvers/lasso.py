@@ -1,26 +1,27 @@
 """The Lasso's forward (the group Lasso with one output): active-set iterations, then the path.
 
 Most tasks are solved in a handful of active-set (semismooth Newton) iterations on all
-features (``solvers/active_set.py``): each is one solve of the size of the guessed support,
-against tens to hundreds of proximal-gradient iterations. The tasks they leave unsolved (their
-support is near the number of samples, or their guesses cycle or turn singular) follow the
-Lasso path from ``lam_max`` (``solvers/homotopy.py``), one event per step and no failure mode
-but a singular active set; what the path cannot certify either goes to proximal gradient on
-all features (``apg.fista_loop``), from the caller's start.
+features: each is one solve of the size of the guessed support, against tens to hundreds of
+proximal-gradient iterations. With few features (``m <= 16``, below ``n``) they run on the Gram
+matrix, masked, without gathers (``solvers/gram_active_set.py``), otherwise on the columns of
+``F`` gathered for each guess (``solvers/active_set.py``). The tasks they leave unsolved (their
+guesses cycle or turn singular) follow the Lasso path from ``lam_max``
+(``solvers/homotopy.py``), one event per step and no failure mode but a singular active set;
+what the path cannot certify either goes to proximal gradient on all features
+(``apg.fista_loop``), from the caller's start.
 
 Every result is certified by the relative duality gap of the whole problem. A float32 solve
 whose active block is ill-conditioned can land short of a tight tolerance: one Newton step
 whose residual is computed from ``F`` rather than from the Gram matrix (iterative refinement)
 usually recovers the lost digits, and is tried before a task is handed on.
 
-Measured on the benchmark's problems (64 tasks, n = 50, float32, one thread, lam = 0.1 lam_max):
-the forward took 5.8 / 49 ms for m = 64 / 256 with the previous design (the active-set
-iterations on working sets of features growing from 8, then proximal gradient on all features
-for the tasks near n; best of 7 calls) and takes 3.4 / 25.6 ms with this one (``make bench``;
-m = 64: all tasks solved by 3-6 active-set iterations; m = 256: all detected dense after one,
-38 path steps on average, 55 at most). The Section 2 study (correlated features, m = 100,
-n = 25-150, lam down to 1e-3 lam_max, float64) went from 126 s to 30 s, with the same results
-and every solve certified.
+Measured on the benchmark's problems (64 tasks, n = 50, float32, one thread, lam = 0.1 lam_max,
+best of 5 calls), before and after the Gram stage and the sign rule of the active-set
+iterations (which let them solve what used to be handed to the path): m = 6 (8 tasks, the
+paper's inner problem) 1.35 → 0.64 ms; m = 64: 5.9 → 5.7 ms, dense truth 18.7 → 7.6 ms,
+Toeplitz 0.9 19.8 → 9.3 ms; m = 256: 45 → 27 ms, dense truth 49 → 27 ms; m = 32 Toeplitz
+17 → 5 ms. The m ≫ n problem (n = 25, m = 256) went from 25.6 to 33.6 ms: 3 of its 64 tasks
+cycle through the 20 iterations and then take the path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.problems.group_lasso import GroupLasso
+from sparselayers.solvers import gram_active_set
 from sparselayers.solvers.active_set import lasso_active_set
 from sparselayers.solvers.apg import fista_loop
 from sparselayers.solvers.batching import Results, rows
@@ -38,8 +40,11 @@ from sparselayers.solvers.homotopy import lasso_path
 from sparselayers.solvers.options import Params, Result, SolverOptions
 from sparselayers.solvers.polish import newton_step
 
-ACTIVE_SET_ITERATIONS = 10
-"""Budget of the active-set iterations (3-6 solve the benchmark's m = 64 tasks)."""
+ACTIVE_SET_ITERATIONS = 20
+"""Budget of the active-set iterations (6-17 solve the benchmark's m = 64 and m = 256 tasks)."""
+GRAM_ITERATIONS = 8
+"""Budget of the iterations on the Gram matrix (few features: 2-5 solve the benchmark's m = 6
+tasks)."""
 
 
 def solve_lasso(
@@ -71,25 +76,37 @@ def solve_lasso(
         )
     if not todo.numel():
         return out.astuple()
-    sub = rows(todo, *params)
-    budget = min(options.max_iter, ACTIVE_SET_ITERATIONS)
-    b, solved, n_iter, _dense = lasso_active_set(
-        sub[0],
-        sub[1].squeeze(-1),
-        sub[2],
-        start.index_select(0, todo).squeeze(-1),
-        budget,
-        max_active=min(n - 1, m),
-    )
-    todo = _certify(problem, sub, options, b.unsqueeze(-1), solved, n_iter, out, todo)
-    left = options.max_iter - int(n_iter.max())
-    if todo.numel() and left > 0:
+    if gram_active_set.applies(n, m):
+        sub = rows(todo, *params)
+        b, solved, n_iter = gram_active_set.lasso_gram_active_set(
+            sub[0],
+            sub[1].squeeze(-1),
+            sub[2],
+            start.index_select(0, todo).squeeze(-1),
+            min(options.max_iter, GRAM_ITERATIONS),
+        )
+        todo = _certify(problem, sub, options, b.unsqueeze(-1), solved, n_iter, out, todo)
+    left = _left(options, out, todo)
+    if left > 0:
+        spent = out.n_iter.index_select(0, todo)
+        sub = rows(todo, *params)
+        b, solved, n_iter = lasso_active_set(
+            sub[0],
+            sub[1].squeeze(-1),
+            sub[2],
+            start.index_select(0, todo).squeeze(-1),
+            min(left, ACTIVE_SET_ITERATIONS),
+            max_active=min(n - 1, m),
+        )
+        todo = _certify(problem, sub, options, b.unsqueeze(-1), solved, spent + n_iter, out, todo)
+    left = _left(options, out, todo)
+    if left > 0:
         sub = rows(todo, *params)
         b, ok, steps = lasso_path(sub[0], sub[1].squeeze(-1), sub[2], max_steps=left)
         spent = out.n_iter.index_select(0, todo) + steps
         todo = _certify(problem, sub, options, b.unsqueeze(-1), ok, spent, out, todo)
-    left = options.max_iter - int(out.n_iter.index_select(0, todo).max()) if todo.numel() else 0
-    if todo.numel() and left > 0:
+    left = _left(options, out, todo)
+    if left > 0:
         spent = out.n_iter.index_select(0, todo)
         rest = replace(options, max_iter=left)
         X, gap, iterations, done = fista_loop(
@@ -97,6 +114,11 @@ def solve_lasso(
         )
         out.offer(todo, X, gap, spent + iterations, done)
     return out.astuple()
+
+
+def _left(options: SolverOptions, out: Results, todo: Tensor) -> int:
+    """Iterations left to the tasks ``todo`` (0 when there are none)."""
+    return options.max_iter - int(out.n_iter.index_select(0, todo).max()) if todo.numel() else 0
 
 
 def _certify(problem, params, options, B, ok, n_iter, out, index, *, refine=True) -> Tensor:

@@ -180,7 +180,12 @@ def test_degenerate_cases_give_finite_gradients(mode):
         W.sum().backward()
         for grad in (Ft.grad, Yt.grad, lam_t.grad):
             assert bool(torch.isfinite(grad).all())
-        assert bool((W == 0).all()) or lam < 1.0
+        if lam >= 1.0 and mode == "unroll":
+            # At lam = lambda_max exactly, FISTA's first prox step compares ||step * g_j||
+            # with step * lam, equal in exact arithmetic: a group may survive by an ulp.
+            assert float(W.abs().max()) <= 1e-14 if lam == 1.0 else bool((W == 0).all())
+        else:
+            assert bool((W == 0).all()) or lam < 1.0
         if lam > 1.0:  # strictly above lambda_max the solution is locally constant
             assert bool((Ft.grad == 0).all())
 
