@@ -78,9 +78,11 @@ def group_lasso_svm_dual(
         raise ValueError(f"dual_ridge must be a float >= 0, got {dual_ridge!r}")
     if not dual_ridge >= 0:
         raise ValueError(f"dual_ridge must be a float >= 0, got {dual_ridge!r}")
-    if dual_ridge > 0:
-        if isinstance(lam1, Tensor) or lam1 != 0:
-            raise ValueError("dual_ridge: MetaOptNet's head has no group-lasso term (lam1 = 0)")
+    if dual_ridge > 0 and (isinstance(lam1, Tensor) or lam1 != 0):
+        raise ValueError("dual_ridge: MetaOptNet's head has no group-lasso term (lam1 = 0)")
+    if dual_ridge > 0 and isinstance(mode, Reference):
+        # The reference needs the feature form: the head on [F, √c I_n]. The other modes add
+        # c I to the kernel (the same dual, without copying F into wider features).
         n, m = F.shape[-2:]
         private = math.sqrt(dual_ridge) * torch.eye(n, dtype=F.dtype, device=F.device)
         augmented = torch.cat([F, private.expand(*F.shape[:-2], n, n)], -1)
@@ -123,6 +125,8 @@ def group_lasso_svm_dual(
         # only the unrolled one needs the graph of K = F F^T (see problems/svm_kernel.py).
         unroll = isinstance(mode, Unroll)
         K = F @ F.mT if unroll else F.detach() @ F.detach().mT
+        if dual_ridge > 0:
+            K = K + dual_ridge * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
         solver, params = forward_solver("svm_kernel", options), (F, K, Y, lam2_t)
     else:
         solver, params = forward_solver("svm_features", options), (F, Y, lam1_t, lam2_t)

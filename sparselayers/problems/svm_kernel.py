@@ -26,7 +26,9 @@ from sparselayers.problems.svm_scores import KernelScores, kernel_scores_vjp
 
 class CrammerSingerKernelDual(SimplexDual):
     """The Crammer–Singer dual (``lam1 = 0``) in kernel form over the offsets ``A = Y - Λ``;
-    parameters ``(F, K, Y, lam2)`` with ``K = F F^T (..., n, n)`` computed once by the caller.
+    parameters ``(F, K, Y, lam2)`` with ``K = F F^T (..., n, n)`` computed once by the caller
+    (``F F^T + c I`` for MetaOptNet's dual ridge ``c``: the head on the features
+    ``[F, √c I_n]``, without forming them).
 
     The solvers only read ``K`` (``O(n² k)`` per iteration). The stationarity map is evaluated
     with ``K`` but differentiated as ``P (F (F^T A) / lam2 - Y)``, so that the implicit

@@ -198,8 +198,9 @@ def feature_scores_vjp(F: Tensor, A: Tensor, lam1: Tensor, lam2: Tensor, G: Tens
 class KernelScores(torch.autograd.Function):
     """``S = K A / lam2`` with ``K = F F^T``, whose gradient goes to ``F`` (not to ``K``).
 
-    ``F (..., n, m)``, ``K (..., n, n)`` (must equal ``F F^T``; it only makes the forward
-    ``O(n² k)``), ``A (..., n, k)``, ``lam2 (...)``. For a cotangent ``G``:
+    ``F (..., n, m)``, ``K (..., n, n)`` (must equal ``F F^T``, or ``F F^T + c I`` with a
+    constant ``c``, MetaOptNet's dual ridge, which adds nothing to ``∂F``; it only makes the
+    forward ``O(n² k)``), ``A (..., n, k)``, ``lam2 (...)``. For a cotangent ``G``:
     ``∂F = (G A^T F + A G^T F) / lam2 = [G, A] [A^T F; G^T F] / lam2`` (two passes over ``F``,
     both as ``(2k x n)(n x m)``-shaped products), ``∂A = K G / lam2``,
     ``∂lam2 = -<G, S> / lam2``.

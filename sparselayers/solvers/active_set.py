@@ -35,11 +35,13 @@ batch). The exception is the m ≫ n problem (n = 25, m = 256): 3 tasks of 64 st
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
-from sparselayers.ops.gather import active_first, take_columns
-from sparselayers.problems.quadratic import times, transposed_times
+from sparselayers.ops.gather import active_first, take_rows
+from sparselayers.problems.quadratic import transposed_times
 from sparselayers.solvers.batching import Live, Outputs
 
 FIRST_ENTERING = 8
@@ -73,17 +75,18 @@ def lasso_active_set(
     # The iterations go on with the tasks still iterating only; ``fingerprints`` are those of
     # their earlier guesses, to detect cycles.
     live = Live(
-        torch.arange(T, device=F.device), F=F, y=y, c=c, lam=lam, b=b,
+        torch.arange(T, device=F.device), columns=F.mT.contiguous(), y=y, c=c, lam=lam, b=b,
         threshold=lam[:, None] / diag, step=1 / (n * diag), signs=None, previous=torch.sign(b),
-        violation=None, fingerprints=_Fingerprints(m, F.device),
+        violation=None, fingerprints=_Fingerprints(m, F.device), fit=None,
     )  # fmt: skip
     cold = not bool(b.any())
     for it in range(max_iter + 1):
         if it == 0 and cold:  # b = 0 (and every task still live): the residual is y
             z = c / diag
-        else:
-            residual = live.y - times(live.F, live.b.unsqueeze(-1)).squeeze(-1)
-            correlation = transposed_times(live.F, residual.unsqueeze(-1)).squeeze(-1)
+        else:  # F b from the guess's columns (``fit``) after a solve, from all at the start
+            fit = live.fit if it > 0 else (live.b.unsqueeze(-2) @ live.columns).squeeze(-2)
+            residual = live.y - fit
+            correlation = (residual.unsqueeze(-2) @ live.columns.mT).squeeze(-2)
             z = torch.addcmul(live.b, correlation, live.step)
         live.violation = z.abs() / live.threshold
         guess = live.violation > 1
@@ -104,9 +107,8 @@ def lasso_active_set(
             size = torch.where(previous != 0, live.b.abs() / live.threshold, live.violation - 1)
             signs = torch.where(cycling[:, None], _one_change(previous, signs, size), signs)
         live.signs = signs
-        candidate, ok = _solve_guess(live.F, live.c, live.lam, signs)
+        live.b, live.fit, ok = _solve_guess(live.columns, live.c, live.lam, signs)
         ok = ok & (signs.abs().sum(-1) <= max_active)
-        live.b = candidate
         live.retire(~ok, out, n_iter=it + 1)  # a singular guess: the task stops, unsolved
         if not len(live):
             break
@@ -116,20 +118,26 @@ def lasso_active_set(
     return out.b, out.solved, out.n_iter
 
 
-def _solve_guess(F: Tensor, c: Tensor, lam: Tensor, signs: Tensor) -> tuple[Tensor, Tensor]:
+def _solve_guess(
+    columns: Tensor, c: Tensor, lam: Tensor, signs: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """``b`` with ``G_AA b_A = c_A - lam s_A`` on the guess ``A = {s != 0}``, zero elsewhere,
-    and whether the guess's block was positive definite (Cholesky of the gathered block, the
-    identity padding the tasks with smaller guesses)."""
-    n = F.shape[-2]
+    its fit ``F b = F_A b_A`` ``(T, n)`` (the next residual, from ``s`` columns rather than
+    ``m``), and whether the guess's block was positive definite (Cholesky of the gathered
+    block, the identity padding the tasks with smaller guesses). ``columns (T, m, n)``: ``Fᵀ``,
+    whose rows ``index_select`` gathers several times faster than ``gather`` takes columns of
+    ``F``."""
+    n = columns.shape[-1]
     order, keep = active_first(signs != 0)
-    keep = keep.to(F.dtype)
-    F_A = take_columns(F, order) * keep.unsqueeze(-2)
-    system = F_A.mT @ F_A / n + torch.diag_embed(1 - keep)
+    keep = keep.to(columns.dtype)
+    F_A = take_rows(columns, order).mul_(keep.unsqueeze(-1))  # (T, s, n)
+    system = torch.baddbmm(torch.diag_embed(1 - keep), F_A, F_A.mT, alpha=1 / n)
     rhs = c.gather(-1, order) * keep - lam[:, None] * signs.gather(-1, order)
     factor, info = torch.linalg.cholesky_ex(system)
     b_A = torch.cholesky_solve(rhs.unsqueeze(-1), factor).squeeze(-1) * keep
     ok = (info == 0) & torch.isfinite(b_A).all(-1)
-    return torch.zeros_like(c).scatter_(-1, order, b_A), ok
+    fit = (b_A.unsqueeze(-2) @ F_A).squeeze(-2)
+    return torch.zeros_like(c).scatter_(-1, order, b_A), fit, ok
 
 
 class _Fingerprints:
@@ -137,8 +145,7 @@ class _Fingerprints:
     to recognize a guess seen before; one row per task (``select`` keeps some of them)."""
 
     def __init__(self, p: int, device: torch.device) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.weights = torch.rand(p, generator=generator, dtype=torch.float64).to(device)
+        self.weights = _fingerprint_weights(p, device)
         self.table: Tensor | None = None
 
     def _of(self, signs: Tensor) -> Tensor:
@@ -157,6 +164,13 @@ class _Fingerprints:
         if self.table is None:
             return None
         return (self._of(signs).unsqueeze(-1) == self.table).any(-1)
+
+
+@lru_cache(maxsize=16)
+def _fingerprint_weights(p: int, device: torch.device) -> Tensor:
+    """Fixed random weights (drawing them took 0.7 ms a call at p = 256)."""
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(p, generator=generator, dtype=torch.float64).to(device)
 
 
 def _one_change(previous: Tensor, guess: Tensor, size: Tensor) -> Tensor:

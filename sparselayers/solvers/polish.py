@@ -14,6 +14,7 @@ from torch import Tensor
 
 from sparselayers.ops.support_solve import solve_on_support_checked
 from sparselayers.problems.protocols import ActiveSetProblem
+from sparselayers.solvers.batching import rows
 from sparselayers.solvers.options import SolverOptions
 
 
@@ -52,8 +53,9 @@ def polish_tasks(
     index = selected.nonzero().squeeze(-1)
     if index.numel() == 0:
         return X, gap, accepted
-    sub = tuple(p[index] for p in params)
-    B, B_gap = X[index], gap[index]
+    everyone = index.numel() == X.shape[0]  # no copy of the parameters (F may be large)
+    sub = params if everyone else rows(index, *params)
+    B, B_gap = (X, gap) if everyone else (X[index], gap[index])
     best, best_gap = B, B_gap
     taken = torch.zeros_like(B_gap, dtype=torch.bool)
     for _ in range(options.polish_steps):

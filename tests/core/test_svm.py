@@ -395,3 +395,20 @@ def test_dual_ridge_gradients_pass_gradcheck():
         ).weights  # fmt: skip
 
     assert gradcheck(head, (F,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("backward", ["implicit", "unroll"])
+def test_dual_ridge_in_the_kernel_is_the_head_on_augmented_features(backward):
+    # dual_ridge adds c I to the kernel; the same head fit on [F, √c I_n], weights on F.
+    F, labels = svm_problem(tasks=(3,), n=9, m=4)
+    F = F.clone().requires_grad_(True)
+    c, n = 0.7, F.shape[-2]
+    cotangent = torch.randn(3, 3, 4, generator=torch.Generator().manual_seed(1), dtype=F.dtype)
+    options = {"num_classes": 3, "tol": 1e-12, "max_iter": 100_000, "backward": backward}
+    ridge = sl.functional.group_lasso_svm_dual(F, labels, 0.0, 2.0, dual_ridge=c, **options)
+    (grad_ridge,) = torch.autograd.grad(ridge.weights, F, cotangent)
+    augmented = torch.cat([F, c**0.5 * torch.eye(n, dtype=F.dtype).expand(3, n, n)], -1)
+    plain = sl.functional.group_lasso_svm_dual(augmented, labels, 0.0, 2.0, **options)
+    (grad_plain,) = torch.autograd.grad(plain.weights[..., :4], F, cotangent)
+    torch.testing.assert_close(ridge.weights, plain.weights[..., :4], rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(grad_ridge, grad_plain, rtol=1e-6, atol=1e-8)
