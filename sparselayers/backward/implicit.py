@@ -28,7 +28,7 @@ from torch import Tensor
 
 from sparselayers._vmap import batch_first
 from sparselayers.ops.threads import small_products
-from sparselayers.problems.protocols import ActiveSetProblem
+from sparselayers.problems.protocols import ActiveSetProblem, PrimalMapProblem
 from sparselayers.solvers.table import ForwardSolver
 
 
@@ -68,6 +68,26 @@ class _CompactSolve(torch.autograd.Function):
         return _CompactSolve.apply(problem, *batch_first(info, in_dims[1:], B, v, *params)), 0
 
 
+def implicit_primal_vjp(
+    problem: PrimalMapProblem,
+    X: Tensor,
+    W: Tensor,
+    params: tuple[Tensor, ...],
+    grad_X: Tensor | None,
+    grad_W: Tensor | None,
+) -> tuple[Tensor | None, ...]:
+    """Vector-Jacobian product of ``(X*(params), W = problem.primal(X*, params))`` with
+    ``(grad_X, grad_W)``: ``grad_W`` pulled back to ``X`` joins ``grad_X``, the implicit solve
+    runs once, and the problem merges the products of both maps with the parameters."""
+    with small_products(params[0]):
+        v = torch.zeros_like(X) if grad_X is None else grad_X
+        if grad_W is not None:
+            v = v + problem.primal_cotangent(X, W, grad_W, *params)
+        v = problem.project(X, v, *params)
+        z = _CompactSolve.apply(problem, X, v, *params)
+        return problem.joint_vjp(X, W, grad_W, -z, *params)
+
+
 class ImplicitSolve(torch.autograd.Function):
     """``ImplicitSolve.apply(solver, warm_start, *params)`` is ``(X, gap, n_iter, converged) =
     solver(params, warm_start)`` (no autograd inside), differentiated implicitly."""
@@ -94,3 +114,37 @@ class ImplicitSolve(torch.autograd.Function):
     def vmap(info, in_dims, solver, warm_start, *params):
         moved = batch_first(info, in_dims[1:], warm_start, *params)
         return ImplicitSolve.apply(solver, *moved), (0, 0, 0, 0)
+
+
+class ImplicitPrimalSolve(torch.autograd.Function):
+    """``ImplicitPrimalSolve.apply(solver, warm_start, *params)`` is ``(X, W, gap, n_iter,
+    converged)``: :class:`ImplicitSolve` with the primal solution ``W = problem.primal(X,
+    *params)`` as an output, both differentiated in one pass (:func:`implicit_primal_vjp`).
+    Computing ``W`` from ``X`` by autograd instead gives each of the two maps its own product
+    with the features, and autograd sums the two gradients: on 5-shot SVM heads with
+    m = 16,000 features, three passes over an ``(n, m)`` tensor and two temporaries of its size
+    where this takes two passes and one."""
+
+    @staticmethod
+    def forward(solver: ForwardSolver, warm_start, *params):
+        X, gap, n_iter, converged = solver(params, warm_start)
+        return X, solver.problem.primal(X, *params), gap, n_iter, converged
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        solver, _warm_start, *params = inputs
+        X, W, gap, n_iter, converged = output
+        ctx.problem = solver.problem
+        ctx.mark_non_differentiable(gap, n_iter, converged)
+        ctx.save_for_backward(X, W, *params)
+
+    @staticmethod
+    def backward(ctx, grad_X, grad_W, _grad_gap, _grad_n_iter, _grad_converged):
+        X, W, *params = ctx.saved_tensors
+        grads = implicit_primal_vjp(ctx.problem, X, W, tuple(params), grad_X, grad_W)
+        return None, None, *grads
+
+    @staticmethod
+    def vmap(info, in_dims, solver, warm_start, *params):
+        moved = batch_first(info, in_dims[1:], warm_start, *params)
+        return ImplicitPrimalSolve.apply(solver, *moved), (0, 0, 0, 0, 0)

@@ -18,7 +18,7 @@ from typing import Literal, get_args
 
 from torch import Tensor
 
-from sparselayers.backward.implicit import ImplicitSolve
+from sparselayers.backward.implicit import ImplicitPrimalSolve, ImplicitSolve
 from sparselayers.backward.reference import reference_solve
 from sparselayers.ops.threads import small_products
 from sparselayers.solvers.apg import solve_apg
@@ -36,6 +36,11 @@ class Implicit:
 
     def solve(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
         return ImplicitSolve.apply(solver, warm, *params)
+
+    def solve_primal(self, solver: ForwardSolver, params: tuple[Tensor, ...], warm: Tensor | None):
+        """``(X, W, gap, n_iter, converged)`` for a :class:`PrimalMapProblem`: the primal
+        solution ``W`` differentiated with ``X`` in one pass (``implicit.py``)."""
+        return ImplicitPrimalSolve.apply(solver, warm, *params)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from sparselayers import _validation as check
-from sparselayers.backward.modes import Backward, Reference, Unroll, parse_backward
+from sparselayers.backward.modes import Backward, Implicit, Reference, Unroll, parse_backward
 from sparselayers.problems.svm_dual import primal_weights
 from sparselayers.solution import SVMSolution
 from sparselayers.solvers.options import SolverOptions, for_dtype
@@ -130,12 +130,15 @@ def group_lasso_svm_dual(
         solver, params = forward_solver("svm_kernel", options), (F, K, Y, lam2_t)
     else:
         solver, params = forward_solver("svm_features", options), (F, Y, lam1_t, lam2_t)
-    offsets, gap, n_iter, converged = mode.solve(solver, params, warm)
-    if kernel_form:
-        # BST with lam1 = 0 is the identity; dividing the (n, k) factor keeps the work O(nk).
-        weights = (offsets / lam2_t[..., None, None]).mT @ F
+    if kernel_form and isinstance(mode, Implicit):
+        # W = A^T F / lam2 differentiated with the dual in one pass over F.
+        offsets, weights, gap, n_iter, converged = mode.solve_primal(solver, params, warm)
     else:
-        weights = primal_weights(offsets, F, lam1_t, lam2_t)
+        offsets, gap, n_iter, converged = mode.solve(solver, params, warm)
+        if kernel_form:
+            weights = solver.problem.primal(offsets, *params)
+        else:
+            weights = primal_weights(offsets, F, lam1_t, lam2_t)
     dual = Y - offsets
     return SVMSolution(weights=weights, dual=dual, gap=gap, n_iter=n_iter, converged=converged)
 

@@ -11,6 +11,8 @@ tuple of tensors with the task dims in front, whose names (in order) are ``param
   and the prox;
 - :class:`ActiveSetProblem` (``backward/implicit.py``, ``solvers/polish.py``): the optimality
   map on the active set and its Jacobians;
+- :class:`PrimalMapProblem` (``backward/implicit.py``): a dual whose primal solution is the
+  output, differentiated together with the dual (the kernel-form SVM head);
 - :class:`CvxpyProblem` (``backward/reference.py``): the same problem in cvxpy;
 - :class:`ClosedFormProblem` (``solvers/closed_form.py``, ridge): an exact solution.
 
@@ -95,6 +97,26 @@ class ActiveSetProblem(Problem, Protocol):
         """``z`` with ``∂Φ/∂X z = v`` on the active set (``v`` and ``z`` shaped like ``X``):
         the solve of the implicit backward. Forming :meth:`support_system` and solving it
         (``ops.support_solve.solve_system``), or matrix-free where forming costs more."""
+
+
+@runtime_checkable
+class PrimalMapProblem(ActiveSetProblem, Protocol):
+    """A dual problem whose primal solution ``W = primal(X, *params)`` is what callers use, with
+    the vector-Jacobian products of ``W`` and of the solution ``X`` taken together: where both
+    reach a large parameter (the features), one product with it replaces three (see
+    ``backward/implicit.py``, :class:`ImplicitPrimalSolve`)."""
+
+    def primal(self, X: Tensor, *params: Tensor) -> Tensor:
+        """The primal solution at the dual solution ``X``."""
+
+    def primal_cotangent(self, X: Tensor, W: Tensor, grad_W: Tensor, *params: Tensor) -> Tensor:
+        """``∂<grad_W, primal(X)>/∂X``, shaped like ``X``."""
+
+    def joint_vjp(
+        self, X: Tensor, W: Tensor, grad_W: Tensor | None, u: Tensor, *params: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        """Per parameter, ``u``'s vector-Jacobian product with the stationarity map plus
+        ``grad_W``'s with ``primal`` (at fixed ``X``), in closed form."""
 
 
 @runtime_checkable

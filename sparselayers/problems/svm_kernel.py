@@ -92,6 +92,36 @@ class CrammerSingerKernelDual(SimplexDual):
         return dF, torch.zeros_like(K), -w, dlam2
 
     @staticmethod
+    def primal(A: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+        """``W = A^T F / lam2`` ``(..., k, m)`` (BST with ``lam1 = 0`` is the identity)."""
+        return (A / lam2[..., None, None]).mT @ F
+
+    @staticmethod
+    def primal_cotangent(A, W, grad_W, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
+        """``F grad_W^T / lam2`` ``(..., n, k)``: the pull-back of ``grad_W`` to ``A``."""
+        return F @ grad_W.mT / lam2[..., None, None]
+
+    @staticmethod
+    def joint_vjp(A, W, grad_W, u, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor):
+        """:meth:`stationarity_vjp` plus ``grad_W``'s product with :meth:`primal`, ``∂F`` in one
+        product with ``F``: with ``w = P u``, the stationarity gives
+        ``(w (A^T F) + A (w^T F)) / lam2 = w W + A (w^T F) / lam2`` and the primal map
+        ``A grad_W / lam2``, so ``∂F = [w, A / lam2] [W; w^T F + grad_W]`` (one pass to read
+        ``w^T F``, one to write ``∂F``, where the two products took three passes, two
+        ``(n, m)`` results and their sum)."""
+        scale = lam2[..., None, None]
+        w = project_tangent(face_mask(A, Y), u)
+        through = w.mT @ F
+        if grad_W is not None:
+            through = through.add_(grad_W)
+        dF = torch.cat([w, A / scale], -1) @ torch.cat([W, through], -2)
+        S = K @ A / scale
+        dlam2 = -(w * S).sum((-2, -1)) / lam2
+        if grad_W is not None:
+            dlam2 = dlam2 - (grad_W * W).sum((-2, -1)) / lam2
+        return dF, torch.zeros_like(K), -w, dlam2
+
+    @staticmethod
     def reduced_hessian(A: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         """``P (K ⊗ I_k / lam2) P + I - P``, ``(..., nk, nk)``."""
         return reduced_system(face_mask(A, Y), K / lam2[..., None, None])

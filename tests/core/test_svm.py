@@ -412,3 +412,21 @@ def test_dual_ridge_in_the_kernel_is_the_head_on_augmented_features(backward):
     (grad_plain,) = torch.autograd.grad(plain.weights[..., :4], F, cotangent)
     torch.testing.assert_close(ridge.weights, plain.weights[..., :4], rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(grad_ridge, grad_plain, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dual_ridge", [0.0, 1.0])
+def test_kernel_head_weights_and_dual_pass_gradcheck_together(dual_ridge):
+    # The kernel-form implicit head differentiates W and the dual in one pass
+    # (ImplicitPrimalSolve); a loss on both exercises both cotangents at once.
+    F, labels = svm_problem(tasks=(2,), n=9, m=4, seed=3)
+    F.requires_grad_(True)
+    lam2 = torch.tensor([1.5, 0.7], dtype=torch.float64, requires_grad=True)
+
+    def head(F, lam2):
+        sol = sl.functional.group_lasso_svm_dual(
+            F, labels, 0.0, lam2, num_classes=3, tol=1e-13, max_iter=100_000,
+            dual_ridge=dual_ridge,
+        )  # fmt: skip
+        return sol.weights, sol.dual
+
+    assert gradcheck(head, (F, lam2), eps=1e-6, atol=1e-6, rtol=1e-5)
