@@ -47,7 +47,13 @@ def run_on_flat_tasks(
 
 
 def rows(index: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
-    """The rows (tasks) ``index`` of every tensor: one index for all, not one mask each."""
+    """The rows (tasks) ``index`` of every tensor: one index for all, not one mask each.
+
+    ``index`` holds distinct tasks in increasing order (from ``nonzero`` or a subset of
+    ``arange``); when it holds all of them the tensors are returned as they are, not copied
+    (a copy of the features of a batch costs a pass over them)."""
+    if tensors and index.numel() == tensors[0].shape[0]:
+        return tensors
     return tuple(x.index_select(0, index) for x in tensors)
 
 
