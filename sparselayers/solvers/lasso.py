@@ -16,12 +16,15 @@ whose residual is computed from ``F`` rather than from the Gram matrix (iterativ
 usually recovers the lost digits, and is tried before a task is handed on.
 
 Measured on the benchmark's problems (64 tasks, n = 50, float32, one thread, lam = 0.1 lam_max,
-best of 5 calls), before and after the Gram stage and the sign rule of the active-set
-iterations (which let them solve what used to be handed to the path): m = 6 (8 tasks, the
-paper's inner problem) 1.35 → 0.64 ms; m = 64: 5.9 → 5.7 ms, dense truth 18.7 → 7.6 ms,
-Toeplitz 0.9 19.8 → 9.3 ms; m = 256: 45 → 27 ms, dense truth 49 → 27 ms; m = 32 Toeplitz
-17 → 5 ms. The m ≫ n problem (n = 25, m = 256) went from 25.6 to 33.6 ms: 3 of its 64 tasks
-cycle through the 20 iterations and then take the path.
+forward, min of 7 calls, 3 interleaved runs each), before and after the Gram stage and the sign
+rule of the active-set iterations (which let them settle what used to go down the path):
+m = 6: 1.8-1.9 → 0.85-0.88 ms (8 tasks, the paper's inner problem: 1.4-1.6 → 0.67-0.75 ms);
+m = 64: 5.5-6.7 → 5.4-5.6 ms, dense truth 18-21 → 7.7-7.9 ms, Toeplitz 0.9 19-21 → 8.6-8.8 ms;
+m = 256: 45-49 → 24-26 ms, dense truth 50-52 → 25-27 ms, Toeplitz 41-44 → 28-29 ms. The m ≫ n
+problem (n = 25, m = 256) went the other way, 26-29 → 33-35 ms: 3 of its 64 tasks, whose
+supports fill all but one of the 25 samples, cycle through the 20 iterations and then take the
+path, where all 64 used to take it at once. The Section 2 study (its default quick run) gives
+the committed results unchanged.
 """
 
 from __future__ import annotations
