@@ -100,6 +100,8 @@ class GroupLasso(quadratic.LeastSquaresProblem):
     @staticmethod
     def active(B: Tensor, *params: Tensor) -> Tensor:
         """Mask ``(..., m, k)`` of the coordinates of nonzero groups (the support)."""
+        if B.shape[-1] == 1:  # the Lasso: the nonzero coordinates
+            return (B != 0).to(B.dtype)
         return (group_norm(B) > 0).unsqueeze(-1).expand_as(B).to(B.dtype)
 
     @classmethod
@@ -127,8 +129,11 @@ class GroupLasso(quadratic.LeastSquaresProblem):
         """
         u = cls.active(B) * u
         dF, dY = quadratic.gradient_vjp(B, F, Y, u)
-        norm = group_norm(B)
-        direction = B / torch.where(norm > 0, norm, torch.ones_like(norm)).unsqueeze(-1)
+        if B.shape[-1] == 1:  # the Lasso: B_j / |B_j| = sign(B_j)
+            direction = torch.sign(B)
+        else:
+            norm = group_norm(B)
+            direction = B / torch.where(norm > 0, norm, torch.ones_like(norm)).unsqueeze(-1)
         return dF, dY, (u * direction).sum((-2, -1))
 
     @classmethod
