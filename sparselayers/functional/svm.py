@@ -130,8 +130,8 @@ def group_lasso_svm_dual(
         solver, params = forward_solver("svm_kernel", options), (F, K, Y, lam2_t)
     else:
         solver, params = forward_solver("svm_features", options), (F, Y, lam1_t, lam2_t)
-    if kernel_form and isinstance(mode, Implicit):
-        # W = A^T F / lam2 differentiated with the dual in one pass over F.
+    if isinstance(mode, Implicit):
+        # W differentiated with the dual: one product with F for both (backward/implicit.py).
         offsets, weights, gap, n_iter, converged = mode.solve_primal(solver, params, warm)
     else:
         offsets, gap, n_iter, converged = mode.solve(solver, params, warm)

@@ -33,8 +33,10 @@ from sparselayers.problems.svm_scores import (
     FeatureScores,
     active_columns,
     feature_scores_vjp,
+    joint_scores_weights_vjp,
     shrink_columns,
     shrink_pullback,
+    weights_cotangent,
 )
 
 
@@ -107,6 +109,25 @@ class GroupLassoSVMDual(SimplexDual):
         in closed form (what ``torch.func.vjp`` gives, without evaluating the scores)."""
         w = project_tangent(face_mask(A, Y), u)
         dF, _dA, dlam1, dlam2 = feature_scores_vjp(F, A, lam1, lam2, w)
+        return dF, -w, dlam1, dlam2
+
+    @staticmethod
+    def primal(A: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
+        """``W = BST(A^T F, lam1) / lam2`` ``(..., k, m)`` (column by column)."""
+        return shrink_columns(A.mT @ F, lam1, lam2)
+
+    @staticmethod
+    def primal_cotangent(A, W, grad_W, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor):
+        """``F (J^T grad_W)^T`` ``(..., n, k)`` on the active columns of ``W``."""
+        return weights_cotangent(F, W, lam1, lam2, grad_W)
+
+    @staticmethod
+    def joint_vjp(A, W, grad_W, u, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor):
+        """:meth:`stationarity_vjp` plus ``grad_W``'s product with :meth:`primal`: one
+        pull-back and one product with the active columns of ``F``
+        (``svm_scores.joint_scores_weights_vjp``)."""
+        w = project_tangent(face_mask(A, Y), u)
+        dF, dlam1, dlam2 = joint_scores_weights_vjp(F, A, lam1, lam2, W, w, grad_W)
         return dF, -w, dlam1, dlam2
 
     @staticmethod

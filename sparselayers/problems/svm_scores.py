@@ -162,6 +162,45 @@ class ShrunkWeights(torch.autograd.Function):
         return grad_F, grad_A, grad_lam1, grad_lam2
 
 
+def _from_weights(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, *others: Tensor):
+    """The active columns of ``W`` (``W_j != 0``) of ``F``, ``W`` and ``others``, their
+    ``v_j = W_j (lam2 + lam1 / ||W_j||)`` (no pass over ``F``: ``||v_j|| = lam2 ||W_j|| +
+    lam1``) and their indices: ``(F_a, W_a, V_a, *others_a, index)``."""
+    m = F.shape[-1]
+    columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
+    F_a, W_a, *others_a, index = active_columns((W * W).sum(-2) > 0, F, W, *others, columns)
+    norm = (W_a * W_a).sum(-2, keepdim=True).sqrt()
+    safe = torch.where(norm > 0, norm, torch.ones_like(norm))
+    V_a = W_a * (lam2[..., None, None] + lam1[..., None, None] / safe)  # 0 on padding
+    return F_a, W_a, V_a, *others_a, index[..., 0, :]
+
+
+def weights_cotangent(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, G: Tensor) -> Tensor:
+    """``∂<G, ShrunkWeights(F, A, lam1, lam2)>/∂A = F T^T``, ``T = J^T G`` on the active
+    columns (:func:`shrink_pullback`), from ``W`` (its value)."""
+    F_a, _W_a, V_a, G_a, _index = _from_weights(F, W, lam1, lam2, G)
+    return F_a @ shrink_pullback(V_a, G_a, lam1, lam2)[1].mT
+
+
+def joint_scores_weights_vjp(
+    F: Tensor, A: Tensor, lam1: Tensor, lam2: Tensor, W: Tensor, G: Tensor, G_W: Tensor | None
+):
+    """``(∂F, ∂lam1, ∂lam2)`` of ``<G, FeatureScores(F, A, ...)> + <G_W, ShrunkWeights(F, A,
+    ...)>`` at fixed ``A`` (``W`` the weights): both are ``W``'s cotangents pulled back, ``G^T F``
+    and ``G_W``, so one :func:`shrink_pullback` of their sum ``R`` gives ``T = J^T R`` and
+    ``∂F = G W + A T = [G, A] [W; T]``, one product and one scatter where the two maps took two
+    of each, a second gather of ``F`` and the sum of two ``(n, m)`` gradients."""
+    if G_W is None:
+        F_a, W_a, V_a, index = _from_weights(F, W, lam1, lam2)
+        R = G.mT @ F_a
+    else:
+        F_a, W_a, V_a, G_Wa, index = _from_weights(F, W, lam1, lam2, G_W)
+        R = torch.baddbmm(G_Wa, G.mT, F_a) if G_Wa.dim() == 3 else G_Wa + G.mT @ F_a
+    _, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, R, lam1, lam2)
+    product = torch.cat([G, A], dim=-1) @ torch.cat([W_a, T], dim=-2)
+    return _scatter_columns(product, index, F.shape[-1]), grad_lam1, grad_lam2
+
+
 class FeatureScores(torch.autograd.Function):
     """``S = F W^T`` with ``W = shrink_columns(A^T F, lam1, lam2)``.
 

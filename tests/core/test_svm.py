@@ -414,19 +414,24 @@ def test_dual_ridge_in_the_kernel_is_the_head_on_augmented_features(backward):
     torch.testing.assert_close(grad_ridge, grad_plain, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("dual_ridge", [0.0, 1.0])
-def test_kernel_head_weights_and_dual_pass_gradcheck_together(dual_ridge):
-    # The kernel-form implicit head differentiates W and the dual in one pass
-    # (ImplicitPrimalSolve); a loss on both exercises both cotangents at once.
+@pytest.mark.parametrize(("lam1", "dual_ridge"), [(0.0, 0.0), (0.0, 1.0), (2.0, 0.0), (None, 0.0)])
+def test_head_weights_and_dual_pass_gradcheck_together(lam1, dual_ridge):
+    # The implicit head differentiates W and the dual in one pass (ImplicitPrimalSolve), in
+    # kernel form (lam1 = 0) and feature form (lam1 > 0, and a tensor lam1 with a gradient);
+    # a loss on both outputs exercises both cotangents at once.
     F, labels = svm_problem(tasks=(2,), n=9, m=4, seed=3)
     F.requires_grad_(True)
     lam2 = torch.tensor([1.5, 0.7], dtype=torch.float64, requires_grad=True)
+    lam1_t = torch.tensor([4.5, 2.5], dtype=torch.float64, requires_grad=True)
+    inputs = (F, lam2) if lam1 is not None else (F, lam2, lam1_t)
 
-    def head(F, lam2):
+    def head(F, lam2, lam1_t=None):
         sol = sl.functional.group_lasso_svm_dual(
-            F, labels, 0.0, lam2, num_classes=3, tol=1e-13, max_iter=100_000,
-            dual_ridge=dual_ridge,
+            F, labels, lam1 if lam1 is not None else lam1_t, lam2, num_classes=3, tol=1e-13,
+            max_iter=100_000, dual_ridge=dual_ridge,
         )  # fmt: skip
+        if lam1 != 0.0:  # zero columns, not all: the sparse case
+            assert 0 < float(sol.column_sparsity.max()) < 1
         return sol.weights, sol.dual
 
-    assert gradcheck(head, (F, lam2), eps=1e-6, atol=1e-6, rtol=1e-5)
+    assert gradcheck(head, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
