@@ -12,7 +12,7 @@ tuple of tensors with the task dims in front, whose names (in order) are ``param
 - :class:`ActiveSetProblem` (``backward/implicit.py``, ``solvers/polish.py``): the optimality
   map on the active set and its Jacobians;
 - :class:`PrimalMapProblem` (``backward/implicit.py``): a dual whose primal solution is the
-  output, differentiated together with the dual (the kernel-form SVM head);
+  output, differentiated together with the dual (the SVM heads);
 - :class:`CvxpyProblem` (``backward/reference.py``): the same problem in cvxpy;
 - :class:`ClosedFormProblem` (``solvers/closed_form.py``, ridge): an exact solution.
 

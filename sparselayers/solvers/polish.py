@@ -53,9 +53,8 @@ def polish_tasks(
     index = selected.nonzero().squeeze(-1)
     if index.numel() == 0:
         return X, gap, accepted
-    everyone = index.numel() == X.shape[0]  # no copy of the parameters (F may be large)
-    sub = params if everyone else rows(index, *params)
-    B, B_gap = (X, gap) if everyone else (X[index], gap[index])
+    sub = rows(index, *params)  # no copy when every task is selected (F may be large)
+    B, B_gap = rows(index, X, gap)
     best, best_gap = B, B_gap
     taken = torch.zeros_like(B_gap, dtype=torch.bool)
     for _ in range(options.polish_steps):

@@ -16,6 +16,7 @@ from sparselayers.problems.protocols import (
     ActiveSetProblem,
     ClosedFormProblem,
     CvxpyProblem,
+    PrimalMapProblem,
     ProximalProblem,
 )
 from sparselayers.solvers.table import FORWARD
@@ -35,6 +36,8 @@ def test_reference_and_closed_forms_where_the_functional_forms_use_them():
     for problem in (GROUP_LASSO, RIDGE, GROUP_LASSO_SVM):  # the cvxpy mode's problems
         assert isinstance(problem, CvxpyProblem)
     assert isinstance(RIDGE, ClosedFormProblem)
+    for problem in (GROUP_LASSO_SVM, CRAMMER_SINGER):  # W and the dual in one implicit pass
+        assert isinstance(problem, PrimalMapProblem)
 
 
 def test_one_table_routes_every_problem():
