@@ -4,8 +4,9 @@ Most tasks are solved in a handful of active-set (semismooth Newton) iterations 
 features: each is one solve of the size of the guessed support, against tens to hundreds of
 proximal-gradient iterations. With few features (``m <= 16``, below ``n``) they run on the Gram
 matrix, masked, without gathers (``solvers/gram_active_set.py``), otherwise on the columns of
-``F`` gathered for each guess (``solvers/active_set.py``). The tasks they leave unsolved (their
-guesses cycle or turn singular) follow the Lasso path from ``lam_max``
+``F`` gathered for each guess (``solvers/active_set.py``); with many more features than samples
+(``m >= 8 n``) the path goes first. The tasks they leave unsolved (their guesses cycle or turn
+singular) follow the Lasso path from ``lam_max``
 (``solvers/homotopy.py``), one event per step and no failure mode but a singular active set;
 what the path cannot certify either goes to proximal gradient on all features
 (``apg.fista_loop``), from the caller's start.
@@ -21,10 +22,10 @@ rule of the active-set iterations (which let them settle what used to go down th
 m = 6: 1.8-1.9 → 0.85-0.88 ms (8 tasks, the paper's inner problem: 1.4-1.6 → 0.67-0.75 ms);
 m = 64: 5.5-6.7 → 5.4-5.6 ms, dense truth 18-21 → 7.7-7.9 ms, Toeplitz 0.9 19-21 → 8.6-8.8 ms;
 m = 256: 45-49 → 24-26 ms, dense truth 50-52 → 25-27 ms, Toeplitz 41-44 → 28-29 ms. The m ≫ n
-problem (n = 25, m = 256) went the other way, 26-29 → 33-35 ms: 3 of its 64 tasks, whose
+problem (n = 25, m = 256) went the other way, 26-29 → 33-35 ms (3 of its 64 tasks, whose
 supports fill all but one of the 25 samples, cycle through the 20 iterations and then take the
-path, where all 64 used to take it at once. The Section 2 study (its default quick run) gives
-the committed results unchanged.
+path), until such problems went to the path first (:data:`PATH_FIRST`): 21-22 ms. The Section 2
+study (its default quick run) gives the committed results unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ from sparselayers.solvers.polish import newton_step
 
 ACTIVE_SET_ITERATIONS = 20
 """Budget of the active-set iterations (6-17 solve the benchmark's m = 64 and m = 256 tasks)."""
+PATH_FIRST = 8
+"""With ``m >= PATH_FIRST n`` features the path goes first (no active-set iterations): measured
+(64 tasks, float32, lam = 0.1 lam_max, forward) at n = 25, m = 256 it took 21-22 ms where the
+iterations and then the path for the few tasks they left took 28-32 ms (i.i.d., dense truth,
+Toeplitz 0.9), 17.5 against 30 ms at n = 20, 12 against 21 ms at n = 16, m = 128, the same at
+n = 50, m = 400 (55 ms); at the boundary, n = 32, m = 256, either wins (i.i.d. 26 against 20 ms,
+Toeplitz 26 against 34 ms); at m / n = 2-6.4 the iterations won by 1.3-1.5x."""
 GRAM_ITERATIONS = 8
 """Budget of the iterations on the Gram matrix (few features: 2-5 solve the benchmark's m = 6
 tasks)."""
@@ -89,7 +97,7 @@ def solve_lasso(
             min(options.max_iter, GRAM_ITERATIONS),
         )
         todo = _certify(problem, sub, options, b.unsqueeze(-1), solved, n_iter, out, todo)
-    left = _left(options, out, todo)
+    left = _left(options, out, todo) if m < PATH_FIRST * n else 0
     if left > 0:
         spent = out.n_iter.index_select(0, todo)
         sub = rows(todo, *params)

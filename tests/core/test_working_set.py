@@ -256,3 +256,14 @@ def test_dense_supports_with_many_features_converge(dtype, correlation):
     lam = 0.01 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
     gap = GROUP_LASSO.relative_gap(sol.weights.double().unsqueeze(-1), F, y.unsqueeze(-1), lam)
     assert float(gap.max()) <= (1e-10 if dtype == torch.float64 else 1e-5)
+
+
+def test_many_more_features_than_samples_take_the_path_first():
+    # m >= 8 n (lasso.PATH_FIRST): no active-set iterations, the path's events are the count.
+    F, y = regression_problem(tasks=(3,), n=20, m=200, active=10, seed=21)
+    lam = 0.1 * GROUP_LASSO.lambda_max(F, y.unsqueeze(-1))
+    sol = sl.functional.group_lasso(F, y, lam, tol=1e-10)
+    b, ok, steps = lasso_path(F, y, lam)
+    assert bool(ok.all()) and bool(sol.converged.all())
+    assert sol.n_iter.tolist() == steps.tolist()
+    assert relative_error(sol.weights, sklearn_lasso(F, y, lam)[:, 0]) <= 1e-10
