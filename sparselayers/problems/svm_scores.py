@@ -126,6 +126,19 @@ def _scatter_columns(values: Tensor, index: Tensor, m: int) -> Tensor:
     return out.scatter(-1, index.unsqueeze(-2).expand(values.shape), values)
 
 
+def _from_weights(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, *others: Tensor):
+    """The active columns of ``W`` (``W_j != 0``) of ``F``, ``W`` and ``others``, their
+    ``v_j = W_j (lam2 + lam1 / ||W_j||)`` (no pass over ``F``: ``||v_j|| = lam2 ||W_j|| +
+    lam1``) and their indices: ``(F_a, W_a, V_a, *others_a, index)``."""
+    m = F.shape[-1]
+    columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
+    F_a, W_a, *others_a, index = active_columns((W * W).sum(-2) > 0, F, W, *others, columns)
+    norm = (W_a * W_a).sum(-2, keepdim=True).sqrt()
+    safe = torch.where(norm > 0, norm, torch.ones_like(norm))
+    V_a = W_a * (lam2[..., None, None] + lam1[..., None, None] / safe)  # 0 on padding
+    return F_a, W_a, V_a, *others_a, index[..., 0, :]
+
+
 class ShrunkWeights(torch.autograd.Function):
     """``W = shrink_columns(A^T F, lam1, lam2)`` ``(..., k, m)``, with a backward that only
     touches the active columns: ``∂F = A T``, ``∂A = F T^T`` (see :func:`shrink_pullback`).
@@ -149,30 +162,11 @@ class ShrunkWeights(torch.autograd.Function):
     @staticmethod
     def backward(ctx, G: Tensor):
         F, A, lam1, lam2, W = ctx.saved_tensors
-        m = F.shape[-1]
-        columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
-        F_a, W_a, G_a, index = active_columns((W * W).sum(-2) > 0, F, W, G, columns)
-        index = index[..., 0, :]
-        norm = (W_a * W_a).sum(-2, keepdim=True).sqrt()
-        safe = torch.where(norm > 0, norm, torch.ones_like(norm))
-        V_a = W_a * (lam2[..., None, None] + lam1[..., None, None] / safe)  # 0 on padding
+        F_a, _W_a, V_a, G_a, index = _from_weights(F, W, lam1, lam2, G)
         _, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, G_a, lam1, lam2)
-        grad_F = _scatter_columns(A @ T, index, m) if ctx.needs_input_grad[0] else None
+        grad_F = _scatter_columns(A @ T, index, F.shape[-1]) if ctx.needs_input_grad[0] else None
         grad_A = F_a @ T.mT if ctx.needs_input_grad[1] else None
         return grad_F, grad_A, grad_lam1, grad_lam2
-
-
-def _from_weights(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, *others: Tensor):
-    """The active columns of ``W`` (``W_j != 0``) of ``F``, ``W`` and ``others``, their
-    ``v_j = W_j (lam2 + lam1 / ||W_j||)`` (no pass over ``F``: ``||v_j|| = lam2 ||W_j|| +
-    lam1``) and their indices: ``(F_a, W_a, V_a, *others_a, index)``."""
-    m = F.shape[-1]
-    columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
-    F_a, W_a, *others_a, index = active_columns((W * W).sum(-2) > 0, F, W, *others, columns)
-    norm = (W_a * W_a).sum(-2, keepdim=True).sqrt()
-    safe = torch.where(norm > 0, norm, torch.ones_like(norm))
-    V_a = W_a * (lam2[..., None, None] + lam1[..., None, None] / safe)  # 0 on padding
-    return F_a, W_a, V_a, *others_a, index[..., 0, :]
 
 
 def weights_cotangent(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, G: Tensor) -> Tensor:
@@ -195,7 +189,7 @@ def joint_scores_weights_vjp(
         R = G.mT @ F_a
     else:
         F_a, W_a, V_a, G_Wa, index = _from_weights(F, W, lam1, lam2, G_W)
-        R = torch.baddbmm(G_Wa, G.mT, F_a) if G_Wa.dim() == 3 else G_Wa + G.mT @ F_a
+        R = G_Wa + G.mT @ F_a
     _, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, R, lam1, lam2)
     product = torch.cat([G, A], dim=-1) @ torch.cat([W_a, T], dim=-2)
     return _scatter_columns(product, index, F.shape[-1]), grad_lam1, grad_lam2

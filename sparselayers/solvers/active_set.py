@@ -30,7 +30,8 @@ Measured on the benchmark's problems (64 tasks, n = 50, lam = 0.1 lam_max, float
 sign rule every task of m = 64 and m = 256, Toeplitz (0.9) designs and dense truths included,
 is solved in 6-17 iterations; without it a third to all of the tasks of the correlated and
 m = 256 problems did not settle, and went down the path (16-43 ms instead of 9-31 ms per
-batch). The exception is the m ≫ n problem (n = 25, m = 256): 3 tasks of 64 still cycle.
+batch). The exception is the m ≫ n problem (n = 25, m = 256): 3 tasks of 64 still cycle
+(such problems go to the path first, ``lasso.PATH_FIRST``).
 """
 
 from __future__ import annotations

@@ -74,9 +74,7 @@ def lasso_gram_active_set(
         solved = (guess == signs).all(-1) & regular
         if it == 0:
             solved = solved & (signs == 0).all(-1)
-        if bool(solved.all()):
-            break
-        if it == max_iter:
+        if it == max_iter or bool(solved.all()):
             break
         n_iter += ~solved
         signs = guess

@@ -52,7 +52,7 @@ def test_gram_iterations_match_sklearn(m, rho):
 
 
 @pytest.mark.parametrize("iterations", ["gram", "gathered"])
-def test_sign_rule_lets_correlated_designs_settle(iterations, monkeypatch):
+def test_sign_rule_lets_correlated_designs_settle(iterations):
     # Toeplitz 0.9: the plain fixed point flips the signs of most features back and forth
     # (without the rule 24 of these 64 tasks did not settle on the Gram matrix at m = 16, and
     # all 64 gathered at m = 64); with the rule every task settles.
