@@ -34,6 +34,7 @@ from sparselayers.problems.svm_scores import (
     active_columns,
     feature_scores_vjp,
     joint_scores_weights_vjp,
+    scores,
     shrink_columns,
     shrink_pullback,
     weights_cotangent,
@@ -70,15 +71,16 @@ class GroupLassoSVMDual(SimplexDual):
     def smooth_gradient(A: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         # Plain operations (the unrolled backward differentiates them): calling an
         # autograd.Function costs ~30 us, a tenth of a solver iteration on 5-shot heads.
-        # F W^T - Y in one baddbmm (the solvers pass flattened tasks (T, n, m)): on 5-shot
-        # heads at m = 1,600 an iteration costs in proportion to its operations.
+        # F W^T - Y in one baddbmm, in the faster layout (the solvers pass flattened tasks
+        # (T, n, m)): on 5-shot heads at m = 1,600 an iteration costs in proportion to its
+        # operations.
         W = shrink_columns(A.mT @ F, lam1, lam2)
-        return torch.baddbmm(Y, F, W.mT, beta=-1)
+        return scores(F, W, Y)
 
     @classmethod
     def relative_gap(cls, A: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor) -> Tensor:
         W = shrink_columns(A.mT @ F, lam1, lam2)  # (..., k, m)
-        return cls.relative_gap_at(A, W, F @ W.mT, Y, lam1, lam2)
+        return cls.relative_gap_at(A, W, scores(F, W), Y, lam1, lam2)
 
     @staticmethod
     def relative_gap_at(

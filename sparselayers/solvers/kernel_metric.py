@@ -30,7 +30,7 @@ from torch import Tensor
 
 from sparselayers.ops.simplex import project_offsets
 from sparselayers.problems.svm_features import GroupLassoSVMDual
-from sparselayers.problems.svm_scores import shrink_columns
+from sparselayers.problems.svm_scores import scores, shrink_columns
 from sparselayers.solvers.batching import Live, Results
 from sparselayers.solvers.options import Params, SolverOptions
 
@@ -72,11 +72,11 @@ def solve_in_kernel_metric(
         # Three passes over F per step: scores at Z (the gradient), then V and the scores at the
         # new iterate (its gap); V at the next Z follows by linearity, V(Z) = V(X) + β ΔV.
         W_Z = shrink_columns(live.V_Z, lam1, lam2)
-        gradient = torch.baddbmm(Y, F, W_Z.mT, beta=-1)
+        gradient = scores(F, W_Z, Y)
         X_new = _metric_step(live.K, live.step, Y, live.Z, gradient)
         V_new = X_new.mT @ F
         W_new = shrink_columns(V_new, lam1, lam2)
-        gap = problem.relative_gap_at(X_new, W_new, F @ W_new.mT, Y, lam1, lam2)
+        gap = problem.relative_gap_at(X_new, W_new, scores(F, W_new), Y, lam1, lam2)
         X, Z, t = live.X, live.Z, live.t
         restart = ((Z - X_new) * (X_new - X)).sum((-2, -1)) > 0
         t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2

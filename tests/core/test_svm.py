@@ -10,6 +10,7 @@ from torch.func import jacrev, vmap
 
 import sparselayers as sl
 from sparselayers.problems.svm_dual import primal_weights
+from sparselayers.problems.svm_scores import TRANSPOSED_BELOW, scores
 
 
 def svm_problem(tasks=(2,), n=12, m=6, k=3, seed=0, dtype=torch.float64):
@@ -435,3 +436,21 @@ def test_head_weights_and_dual_pass_gradcheck_together(lam1, dual_ridge):
         return sol.weights, sol.dual
 
     assert gradcheck(head, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("m", [40, 4_000])  # below and above svm_scores.TRANSPOSED_BELOW
+def test_scores_layouts_equal_the_plain_product_with_their_gradients(m):
+    g = torch.Generator().manual_seed(0)
+    F = torch.randn(3, 150, m, generator=g, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 4, m, generator=g, dtype=torch.float64, requires_grad=True)
+    Y = torch.randn(3, 150, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    assert (150 * m > TRANSPOSED_BELOW) == (m == 4_000)
+    G = torch.randn(3, 150, 4, generator=g, dtype=torch.float64)
+    for ours, plain in [(scores(F, W), F @ W.mT), (scores(F, W, Y), F @ W.mT - Y)]:
+        torch.testing.assert_close(ours, plain, rtol=1e-12, atol=1e-12)
+        for a, b in zip(
+            torch.autograd.grad(ours, (F, W), G), torch.autograd.grad(plain, (F, W), G), strict=True
+        ):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    dY = torch.autograd.grad(scores(F, W, Y), Y, G)[0]
+    torch.testing.assert_close(dY, -G)
