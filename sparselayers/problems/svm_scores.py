@@ -51,9 +51,10 @@ slower on larger ``F`` (n = 75, m = 12,000 / 16,000)."""
 
 
 def scores(F: Tensor, W: Tensor, Y: Tensor | None = None) -> Tensor:
-    """``F W^T`` ``(T, n, k)`` (minus ``Y`` when given) for ``F (T, n, m)``, ``W (T, k, m)``,
-    in the matmul layout that is faster for ``F``'s size (:data:`TRANSPOSED_BELOW`); a
-    transposed view in the small case. Differentiable."""
+    """``F W^T`` ``(..., n, k)`` for ``F (..., n, m)``, ``W (..., k, m)``, or ``F W^T - Y``
+    for flattened tasks ``(T, ...)`` (one ``baddbmm``), in the matmul layout that is faster
+    for ``F``'s size (:data:`TRANSPOSED_BELOW`); a transposed view in the small case.
+    Differentiable."""
     if F.shape[-2] * F.shape[-1] > TRANSPOSED_BELOW:
         return F @ W.mT if Y is None else torch.baddbmm(Y, F, W.mT, beta=-1)
     if Y is None:
