@@ -95,5 +95,9 @@ def solve_system(system: tuple[Tensor, Tensor, Callable, Callable], v: Tensor) -
 
 
 def solve_on_support_checked(A: Tensor, mask: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-    """Like :func:`solve_masked`, also returning which tasks were solvable (no fallback)."""
-    return _compact_solve(A, mask, v)
+    """Like :func:`solve_masked` for ``mask`` and ``v`` shaped like a problem's variable
+    ``(..., a, b)`` and ``A (..., ab, ab)``, also returning which tasks were solvable (no
+    fallback); ``z`` is shaped like ``v``."""
+    flat = (*v.shape[:-2], -1)
+    z, ok = _compact_solve(A, mask.reshape(flat), v.reshape(flat))
+    return z.reshape(v.shape), ok

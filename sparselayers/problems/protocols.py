@@ -98,6 +98,11 @@ class ActiveSetProblem(Problem, Protocol):
         the solve of the implicit backward. Forming :meth:`support_system` and solving it
         (``ops.support_solve.solve_system``), or matrix-free where forming costs more."""
 
+    def solve_support_checked(self, X: Tensor, v: Tensor, *params: Tensor) -> tuple[Tensor, Tensor]:
+        """``(z, ok)``: :meth:`solve_support` without its fallback, ``ok`` per task where the
+        system was solvable: the Newton polish's solve, which leaves the other tasks as they
+        are."""
+
 
 @runtime_checkable
 class PrimalMapProblem(ActiveSetProblem, Protocol):

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from sparselayers._validation import check_values
 from sparselayers.ops.structured import kron_identity
+from sparselayers.ops.support_solve import solve_on_support_checked
 
 
 def times(F: Tensor, B: Tensor) -> Tensor:
@@ -107,7 +108,8 @@ def null_value(Y: Tensor) -> Tensor:
 
 class LeastSquaresProblem:
     """What the regression problems share: parameters ``(F, Y, lam)``, a zero start, no checks
-    beyond NaN/Inf and signs, and the cvxpy binding."""
+    beyond NaN/Inf and signs, the Newton polish's solve on the support, and the cvxpy
+    binding."""
 
     param_names = ("features", "targets", "lam")
 
@@ -120,6 +122,12 @@ class LeastSquaresProblem:
     def validate(F: Tensor, Y: Tensor, lam: Tensor) -> None:
         """NaN/Inf in any parameter (the signs of ``lam`` are checked with its shape)."""
         check_values(features=F, targets=Y, lam=lam)
+
+    @classmethod
+    def solve_support_checked(cls, B: Tensor, v: Tensor, *params: Tensor):
+        """The reduced Hessian, formed and solved on the support (no fallback)."""
+        H = cls.reduced_hessian(B, *params)
+        return solve_on_support_checked(H, cls.active(B, *params), v)
 
     @staticmethod
     def cvxpy_sizes(F: Tensor, Y: Tensor, lam: Tensor) -> tuple[int, int, int]:

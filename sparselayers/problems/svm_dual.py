@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 
 from sparselayers.ops.simplex import project_offsets
-from sparselayers.ops.support_solve import solve_system
+from sparselayers.ops.support_solve import solve_on_support_checked, solve_system
 from sparselayers.problems.simplex_faces import face_mask, project_tangent
 from sparselayers.problems.svm_scores import ShrunkWeights
 
@@ -126,6 +126,12 @@ class SimplexDual:
     @classmethod
     def solve_support(cls, X: Tensor, v: Tensor, *params: Tensor) -> Tensor:
         return solve_system(cls.support_system(X, *params), v)
+
+    @classmethod
+    def solve_support_checked(cls, X: Tensor, v: Tensor, *params: Tensor):
+        """The reduced Hessian, formed and solved on the faces (no fallback)."""
+        H = cls.reduced_hessian(X, *params)
+        return solve_on_support_checked(H, cls.active(X, *params), v)
 
 
 def _identity(X: Tensor) -> Tensor:

@@ -13,7 +13,13 @@ import torch
 from torch import Tensor
 
 from sparselayers._validation import check_values
-from sparselayers.problems.simplex_faces import face_mask, project_tangent, reduced_system
+from sparselayers.ops.support_solve import solve_system
+from sparselayers.problems.simplex_faces import (
+    face_mask,
+    project_tangent,
+    reduced_system,
+    solve_on_faces,
+)
 from sparselayers.problems.svm_dual import (
     SimplexDual,
     hinge,
@@ -125,6 +131,30 @@ class CrammerSingerKernelDual(SimplexDual):
     def reduced_hessian(A: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor) -> Tensor:
         """``P (K ⊗ I_k / lam2) P + I - P``, ``(..., nk, nk)``."""
         return reduced_system(face_mask(A, Y), K / lam2[..., None, None])
+
+    @staticmethod
+    def solve_support_checked(A: Tensor, v: Tensor, F: Tensor, K: Tensor, Y: Tensor, lam2: Tensor):
+        """The reduced Hessian's solve without forming it: its classes decouple but for the
+        rows' sum constraints (:func:`~sparselayers.problems.simplex_faces.solve_on_faces`),
+        ``k + 1`` factorizations of ``n x n`` matrices where the formed system is ``nk x nk``.
+        Measured on 8 tasks of 5-way heads (float32, one thread, random faces): 7.7 against
+        13.3-14.3 ms for forming and solving it at 15 shots (n = 75), 1.1 against 1.6 ms at 5
+        shots."""
+        return solve_on_faces(face_mask(A, Y), K / lam2[..., None, None], v)
+
+    @classmethod
+    def solve_support(cls, A: Tensor, v: Tensor, *params: Tensor) -> Tensor:
+        """:meth:`solve_support_checked`; the tasks it cannot solve (a class block of ``K`` that
+        is singular, e.g. duplicated samples without ``dual_ridge``) are solved on the formed
+        system, as :meth:`support_system` writes it."""
+        z, ok = cls.solve_support_checked(A, v, *params)
+        if bool(ok.all()):
+            return z
+        failed = ~ok
+        z = z.clone()
+        sub = tuple(p[failed] for p in params)
+        z[failed] = solve_system(cls.support_system(A[failed], *sub), v[failed])
+        return z
 
 
 CRAMMER_SINGER = CrammerSingerKernelDual()

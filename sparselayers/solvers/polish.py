@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sparselayers.ops.support_solve import solve_on_support_checked
 from sparselayers.problems.protocols import ActiveSetProblem
 from sparselayers.solvers.batching import rows
 from sparselayers.solvers.options import SolverOptions
@@ -25,12 +24,8 @@ def newton_step(problem: ActiveSetProblem, B: Tensor, params: tuple[Tensor, ...]
     candidate only where its duality gap improves.
     """
     X, sub, expand = problem.restrict(B, *params)
-    flat = (*X.shape[:-2], -1)
-    H = problem.reduced_hessian(X, *sub)
-    mask = problem.active(X, *sub).reshape(flat)
-    g = problem.stationarity(X, *sub).reshape(flat)
-    delta, ok = solve_on_support_checked(H, mask, g)
-    return torch.where(ok[..., None, None], expand(X - delta.reshape(X.shape)), B)
+    delta, ok = problem.solve_support_checked(X, problem.stationarity(X, *sub), *sub)
+    return torch.where(ok[..., None, None], expand(X - delta), B)
 
 
 def polish_tasks(

@@ -334,6 +334,57 @@ def test_low_rank_hessian_term_from_face_rows_or_class_blocks():
         torch.testing.assert_close(H, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_kernel_face_solve_equals_the_formed_system():
+    """The kernel dual's face solve (classes decoupled, an ``n x n`` system for the rows' sum
+    constraints) equals the solve of the formed ``nk x nk`` system on faces of every size,
+    reports the tasks whose class blocks are singular (duplicated samples, no ``dual_ridge``),
+    and ``solve_support`` still solves those on the formed system."""
+    from sparselayers.ops.support_solve import solve_masked
+    from sparselayers.problems import CRAMMER_SINGER
+    from sparselayers.problems.simplex_faces import project_tangent, reduced_system, solve_on_faces
+
+    g = torch.Generator().manual_seed(5)
+    T, n, k, m = 4, 9, 4, 5  # m < n: K = F F^T is singular, K + I is not
+    F = torch.randn(T, n, m, generator=g, dtype=torch.float64)
+    lam2 = torch.full((T,), 0.7, dtype=torch.float64)
+    labels = torch.randint(k, (T, n), generator=g)
+    Y = torch.nn.functional.one_hot(labels, k).to(F.dtype)
+    free = torch.rand(T, n, k, generator=g) < 0.5
+    A = torch.where(free | (Y > 0), Y - 0.1, Y)  # faces of 1 to k coordinates (A < Y)
+    A[0, :3] = Y[0, :3] - 0.1  # rows on the whole simplex
+    v = torch.randn(T, n, k, generator=g, dtype=torch.float64)
+    mask = (A < Y).to(F.dtype)
+
+    def formed(M):
+        H = reduced_system(mask, M)
+        return solve_masked(H, mask.flatten(-2), v.flatten(-2)).view_as(v)
+
+    regular = F @ F.mT + torch.eye(n, dtype=F.dtype)
+    z, ok = solve_on_faces(mask, regular / lam2[:, None, None], v)
+    assert bool(ok.all())
+    torch.testing.assert_close(z, formed(regular / lam2[:, None, None]), rtol=1e-10, atol=1e-10)
+    assert bool((z[mask == 0] == 0).all())
+
+    # Rows on a vertex (a face of one coordinate) have no tangent space: there z is exactly v
+    # (a rounding error would move Newton candidates off the simplex's plane: infeasible).
+    vertex = mask.sum(-1) == 1
+    assert bool(vertex.any())
+    z_t, _ok = solve_on_faces(mask, regular / lam2[:, None, None], project_tangent(mask, v))
+    assert bool((z_t[vertex] == 0).all())
+
+    singular = F @ F.mT
+    _z, ok = solve_on_faces(mask, singular / lam2[:, None, None], v)
+    assert not bool(ok.any())  # every class block with more than m rows is singular
+    params = (F, singular, Y, lam2)
+    torch.testing.assert_close(
+        CRAMMER_SINGER.solve_support(A, v, *params),
+        solve_masked(CRAMMER_SINGER.reduced_hessian(A, *params), mask.flatten(-2), v.flatten(-2))
+        .view_as(v),
+        rtol=1e-10,
+        atol=1e-10,
+    )
+
+
 def test_shrink_columns_gradient_is_zero_off_the_active_columns():
     """``shrink_columns`` (differentiated by the unrolled mode) clamps instead of selecting:
     zero and below-threshold columns still get an exactly zero, finite gradient, and active
