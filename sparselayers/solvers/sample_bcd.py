@@ -69,7 +69,7 @@ def solve_kernel_dual(
     budget = replace(
         options,
         max_iter=min(ACCELERATED_ITERATIONS, options.max_iter),
-        check_every=_check_period(params[2].shape[-2], options),
+        check_every=_check_period(params[problem.labels_at].shape[-2], options),
     )
     X, gap, n_iter, done = fista_loop(problem, params, budget, warm_start)
     if bool(done.all()) or budget.max_iter == options.max_iter:

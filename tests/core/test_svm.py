@@ -378,8 +378,9 @@ def test_kernel_face_solve_equals_the_formed_system():
     params = (F, singular, Y, lam2)
     torch.testing.assert_close(
         CRAMMER_SINGER.solve_support(A, v, *params),
-        solve_masked(CRAMMER_SINGER.reduced_hessian(A, *params), mask.flatten(-2), v.flatten(-2))
-        .view_as(v),
+        solve_masked(
+            CRAMMER_SINGER.reduced_hessian(A, *params), mask.flatten(-2), v.flatten(-2)
+        ).view_as(v),
         rtol=1e-10,
         atol=1e-10,
     )
