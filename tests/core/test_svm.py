@@ -337,8 +337,8 @@ def test_low_rank_hessian_term_from_face_rows_or_class_blocks():
 def test_kernel_face_solve_equals_the_formed_system():
     """The kernel dual's face solve (classes decoupled, an ``n x n`` system for the rows' sum
     constraints) equals the solve of the formed ``nk x nk`` system on faces of every size,
-    reports the tasks whose class blocks are singular (duplicated samples, no ``dual_ridge``),
-    and ``solve_support`` still solves those on the formed system."""
+    reports the tasks whose class blocks are singular (``K = F F^T`` of rank ``m < n``, no
+    ``dual_ridge``), and ``solve_support`` still solves those on the formed system."""
     from sparselayers.ops.support_solve import solve_masked
     from sparselayers.problems import CRAMMER_SINGER
     from sparselayers.problems.simplex_faces import project_tangent, reduced_system, solve_on_faces
@@ -365,8 +365,9 @@ def test_kernel_face_solve_equals_the_formed_system():
     torch.testing.assert_close(z, formed(regular / lam2[:, None, None]), rtol=1e-10, atol=1e-10)
     assert bool((z[mask == 0] == 0).all())
 
-    # Rows on a vertex (a face of one coordinate) have no tangent space: there z is exactly v
-    # (a rounding error would move Newton candidates off the simplex's plane: infeasible).
+    # Rows on a vertex (a face of one coordinate) have no tangent space: a tangent right-hand
+    # side gets exactly zero there (a rounding error would move Newton candidates off the
+    # simplex's plane, where their feasibility test tolerates none).
     vertex = mask.sum(-1) == 1
     assert bool(vertex.any())
     z_t, _ok = solve_on_faces(mask, regular / lam2[:, None, None], project_tangent(mask, v))
@@ -374,7 +375,7 @@ def test_kernel_face_solve_equals_the_formed_system():
 
     singular = F @ F.mT
     _z, ok = solve_on_faces(mask, singular / lam2[:, None, None], v)
-    assert not bool(ok.any())  # every class block with more than m rows is singular
+    assert not bool(ok.any())  # every task has a class block of more than m rows: singular
     params = (F, singular, Y, lam2)
     torch.testing.assert_close(
         CRAMMER_SINGER.solve_support(A, v, *params),
