@@ -70,8 +70,10 @@ def svm_lambda1_max(
         \lambda_1^{\max} = \min_{\Lambda \in \mathcal{C}} \max_j \|(Y - \Lambda)^\top F_{:, j}\|_2,
 
     over the duals ``Λ`` whose rows lie on the simplex with zero mass on the label; it does not
-    depend on ``lam2``. It is computed by a batched primal–dual method to a relative duality
-    gap ``<= tol`` and the certified *upper* bound is returned: ``W = 0`` for every ``lam1``
+    depend on ``lam2``. It is computed on working sets of columns by a batched barrier
+    (interior-point) method in float64, with a primal–dual method for the tasks it leaves
+    uncertified, to a relative duality gap ``<= tol``; the certified *upper* bound is
+    returned: ``W = 0`` for every ``lam1``
     above it (and ``lam1 <= (1 - tol) ×`` the result never
     does); at the threshold itself the solution is degenerate, and a solver stopped at a small
     duality gap may leave columns of the size of that gap.
@@ -86,8 +88,9 @@ def svm_lambda1_max(
         labels: ``(..., n)`` integer labels in ``[0, num_classes)``.
         num_classes: ``k >= 2``.
         tol: relative duality gap of the bound.
-        max_iter: iteration budget; reaching it warns with the gap and returns the (still
-            certified, looser) upper bound.
+        max_iter: iteration budget (Newton steps and primal–dual iterations together);
+            reaching it warns with the gap and returns the (still certified, looser) upper
+            bound.
 
     Returns:
         ``(...)`` (detached). The iteration count depends on the data, so this is not a function

@@ -165,3 +165,59 @@ def test_svm_lambda1_max_on_working_sets_of_columns_equals_all_columns(monkeypat
     for b in range(3):
         alone = module.lam1_max(F[b : b + 1], Y[b : b + 1], tol=1e-4)
         torch.testing.assert_close(alone.upper[0], sets.upper[b], rtol=1e-12, atol=0)
+
+
+def _relu_tasks(B=3, n=20, m=300, k=4, seed=0):
+    """Normalized non-negative, correlated features (as after a ReLU backbone): the family on
+    which the primal–dual iterations need thousands of iterations."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(k).repeat_interleave(n // k).expand(B, n).contiguous()
+    shared = torch.randn(B, 1, m, generator=g, dtype=torch.float64)
+    means = 0.3 * torch.randn(B, k, m, generator=g, dtype=torch.float64)
+    noise = 0.5 * torch.randn(B, n, m, generator=g, dtype=torch.float64)
+    F = torch.relu(shared + means.gather(1, labels[..., None].expand(B, n, m)) + noise)
+    return torch.nn.functional.normalize(F, dim=-1), labels
+
+
+def test_svm_lambda1_max_barrier_rounds_certify_relu_features_against_cvxpy():
+    from sparselayers.solvers import svm_lambda_max
+
+    F, labels = _relu_tasks()
+    Y = torch.nn.functional.one_hot(labels, 4).double()
+    L = uniform_off_label(Y)
+    upper = upper_bound(L, F, Y)
+    # The barrier rounds alone (no primal–dual fallback), from a working set smaller than m.
+    assert svm_lambda_max.FIRST_BARRIER_COLUMNS < F.shape[-1]
+    _, upper, lower, converged, steps = svm_lambda_max._barrier_rounds(
+        F, Y, L, upper, torch.zeros_like(upper), upper <= 0, 1e-6, 10_000
+    )
+    assert converged.all() and steps < 500
+    assert ((upper - lower) <= 1e-6 * upper).all()
+    reference = [_cvxpy_lam1_max(F[b].numpy(), labels[b].numpy(), 4) for b in range(3)]
+    np.testing.assert_allclose(upper.numpy(), reference, rtol=1e-5)
+
+
+def test_svm_lambda1_max_with_growing_working_sets_does_not_depend_on_the_batch(monkeypatch):
+    # Tasks of one batch grow their working sets by different amounts (padded to one width).
+    from sparselayers.solvers import svm_lambda_max
+
+    sizes = []
+    barrier = svm_lambda_max.barrier_saddle_point
+
+    def recording(F, Y, live, *args):
+        sizes.append(live.sum(-1).tolist())
+        return barrier(F, Y, live, *args)
+
+    monkeypatch.setattr(svm_lambda_max, "barrier_saddle_point", recording)
+    F, labels = _relu_tasks(B=4, n=40, m=1000, k=5, seed=1)
+    together = lam1_max(F, torch.nn.functional.one_hot(labels, 5).double(), tol=1e-4)
+    assert together.converged.all()
+    assert any(len(set(round_sizes)) > 1 for round_sizes in sizes)
+    for b in range(4):
+        Y = torch.nn.functional.one_hot(labels[b : b + 1], 5).double()
+        alone = lam1_max(F[b : b + 1], Y, tol=1e-4)
+        # The value returned (the upper bound) is equal up to the rounding of batched products
+        # and factorizations (~1e-11 here); both intervals are certified and overlap.
+        torch.testing.assert_close(alone.upper[0], together.upper[b], rtol=1e-9, atol=0)
+        assert alone.converged.all()
+        assert max(alone.lower[0], together.lower[b]) <= min(alone.upper[0], together.upper[b])
