@@ -171,64 +171,87 @@ def _barrier_rounds(
     """Working-set rounds of the barrier method: ``(Λ, upper, lower, converged, steps)``.
 
     Per task: a round on a set that may still grow is solved to :data:`SEARCH_TOL`; if columns
-    outside it exceed its bound (by more than ``tol / 2``), the set doubles and the next round
-    starts again near the last ``Λ``; if none do, the next round resumes the same one to
-    ``tol / 2`` (and if that one's ``Λ`` shows violations, the set grows again). Sets of
-    different sizes share a batch through padding columns that the barrier leaves out
-    (``live``), so that what a task gets does not depend on its batch.
+    outside it exceed its certified lower bound (by more than ``tol / 2``), the set doubles and
+    the next round starts again near the last ``Λ``; if none do, the next round resumes the
+    same one to ``tol / 2`` (and if that one's ``Λ`` shows such columns, the set grows again).
+    A round runs on the tasks still going only; sets of different sizes share it through
+    padding columns that the barrier leaves out (``live``), so that what a task gets does not
+    depend on its batch.
     """
-    m, k = F.shape[-1], Y.shape[-1]
+    batch, (n, m), k = upper.shape, F.shape[-2:], Y.shape[-1]
+    F, Y, L = F.reshape(-1, n, m), Y.reshape(-1, n, k), L.reshape(-1, n, k)
+    upper, lower, converged = upper.flatten(), lower.flatten(), converged.flatten()
     Y_64 = Y.double()
     L_0 = uniform_off_label(Y_64)
     classes = off_label_classes(Y)
     sizes = torch.full_like(upper, min(m, FIRST_BARRIER_COLUMNS), dtype=torch.int64)
     searching = sizes < m  # solving loosely to tell which columns enter
-    failed = converged.clone()  # tasks the barrier rounds leave alone from now on
-    grown = ~failed
-    order: Tensor | None = None
-    point: BarrierPoint | None = None
+    finished = converged.clone()  # tasks the barrier rounds leave alone from now on
+    grown = ~finished
+    order = sizes.new_zeros(len(sizes), 0)  # (B, width): each task's set comes first
+    X, tau, mu = L_0.gather(-1, classes), upper.double(), upper.double()  # resumed from
+    norms = torch.linalg.vector_norm((Y - L).mT @ F, dim=-2)  # (B, m) at Λ
     it = 0
     while True:
-        width = int(sizes.max())
-        norms = torch.linalg.vector_norm((Y - L).mT @ F, dim=-2)
-        fresh = norms.topk(width, dim=-1).indices  # sorted: a task's own columns come first
-        if order is not None:  # the tasks that go on keep their set
-            kept = torch.nn.functional.pad(order, (0, width - order.shape[-1]))
-            fresh = torch.where(grown.unsqueeze(-1), fresh, kept)
-        order = fresh
-        live = (torch.arange(width, device=F.device) < sizes.unsqueeze(-1)).to(torch.float64)
-        F_S = take_columns(F, order).double() * live.unsqueeze(-2)
-        L_start = (1 - PULL) * L.double() + PULL * L_0
-        started = start(F_S, Y_64, live, L_start, classes, START_MARGIN)
-        if point is not None:  # the tasks that go on resume where they stopped
-            started = BarrierPoint(
-                torch.where(grown[..., None, None], started.X, point.X),
-                torch.where(grown, started.tau, point.tau),
-                torch.where(grown, started.mu, point.mu),
-            )
-        point = started
-        round_tol = torch.full_like(upper, tol / 2, dtype=torch.float64)
-        round_tol = round_tol.masked_fill(searching, max(tol, SEARCH_TOL))
+        going = (~finished).nonzero().squeeze(-1)
+        size, fresh_set = sizes[going], grown[going]
+        width = int(size.max())
+        kept = torch.nn.functional.pad(order[going], (0, max(0, width - order.shape[-1])))
+        fresh = norms[going].topk(width, dim=-1).indices  # sorted: the task's own come first
+        order_S = torch.where(fresh_set.unsqueeze(-1), fresh, kept[:, :width])
+        live = (torch.arange(width, device=F.device) < size.unsqueeze(-1)).to(torch.float64)
+        F_S = take_columns(F[going], order_S).double() * live.unsqueeze(-2)
+        Y_S, classes_S = Y_64[going], classes[going]
+        L_start = (1 - PULL) * L[going].double() + PULL * L_0[going]
+        started = start(F_S, Y_S, live, L_start, classes_S, START_MARGIN)
+        point = BarrierPoint(  # the tasks that go on with their set resume where they stopped
+            torch.where(fresh_set[:, None, None], started.X, X[going]),
+            torch.where(fresh_set, started.tau, tau[going]),
+            torch.where(fresh_set, started.mu, mu[going]),
+        )
+        round_tol = torch.full_like(point.tau, tol / 2)
+        round_tol = round_tol.masked_fill(searching[going], max(tol, SEARCH_TOL))
         point, lower_S, ok, spent = barrier_saddle_point(
-            F_S, Y_64, live, point, round_tol, min(NEWTON_BUDGET, max_iter - it), failed
+            F_S,
+            Y_S,
+            live,
+            point,
+            round_tol,
+            min(NEWTON_BUDGET, max_iter - it),
+            torch.zeros_like(fresh_set),
         )
         it += spent
-        L_S = to_dual(point.X, classes, k)
-        L = torch.where(failed[..., None, None], L, L_S.to(F.dtype))
-        bound = upper_bound(L, F, Y)
-        upper = torch.where(converged, upper, torch.minimum(upper, bound))
-        lower = torch.where(converged, lower, torch.maximum(lower, lower_S.to(F.dtype)))
-        converged = converged | (upper - lower <= tol * upper)
-        bound_S = torch.linalg.vector_norm((Y_64 - L_S).mT @ F_S, dim=-2).amax(-1)
-        violated = bound > (1 + tol / 2) * bound_S.to(F.dtype)
-        grown = ~failed & ~converged & ok & violated & (sizes < m)
+        X = X.index_copy(0, going, point.X)
+        tau, mu = tau.index_copy(0, going, point.tau), mu.index_copy(0, going, point.mu)
+        L_S = to_dual(point.X, classes_S, k).to(F.dtype)
+        norms_S = torch.linalg.vector_norm((Y[going] - L_S).mT @ F[going], dim=-2)
+        upper_S = torch.minimum(upper[going], norms_S.amax(-1))
+        lower_S = torch.maximum(lower[going], lower_S.to(F.dtype))
+        certified = upper_S - lower_S <= tol * upper_S
+        # A column outside the set above the set's certified lower bound may belong to the
+        # support: grow (a Newton step costs about as much on twice the columns).
+        in_set = torch.zeros_like(norms_S).scatter_reduce(-1, order_S, live.to(F.dtype), "amax")
+        outside = norms_S.masked_fill(in_set > 0, 0).amax(-1)
+        violated = outside > (1 + tol / 2) * lower_S
+        grows = ~certified & ok & violated & (size < m)
         # Done with the barrier: certified, a failed round, or a final round short of tol
         # with no column left to add.
-        failed = failed | converged | ~ok | (~searching & ~grown)
-        sizes = torch.where(grown, (2 * sizes).clamp_max(m), sizes)
-        searching = torch.where(grown, sizes < m, False)
-        if bool(failed.all()) or it >= max_iter:
-            return L, upper, lower, converged, it
+        done = certified | ~ok | (~searching[going] & ~grows)
+        L, norms = L.index_copy(0, going, L_S), norms.index_copy(0, going, norms_S)
+        upper, lower = upper.index_copy(0, going, upper_S), lower.index_copy(0, going, lower_S)
+        converged = converged.index_copy(0, going, certified)
+        finished = finished.index_copy(0, going, done)
+        grown = torch.zeros_like(grown).index_copy(0, going, grows)
+        size = torch.where(grows, (2 * size).clamp_max(m), size)
+        sizes = sizes.index_copy(0, going, size)
+        searching = searching.index_copy(0, going, grows & (size < m))
+        if order.shape[-1] < width:
+            order = torch.nn.functional.pad(order, (0, width - order.shape[-1]))
+        order = order.clone()
+        order[going, :width] = order_S
+        if bool(finished.all()) or it >= max_iter:
+            bounds = (b.reshape(batch) for b in (upper, lower, converged))
+            return (L.reshape(*batch, n, k), *bounds, it)
 
 
 def _primal_dual_rounds(
