@@ -189,10 +189,11 @@ def _barrier_rounds(
     finished = converged.clone()  # tasks the barrier rounds leave alone from now on
     grown = ~finished
     order = sizes.new_zeros(len(sizes), 0)  # (B, width): each task's set comes first
-    X, tau, mu = L_0.gather(-1, classes), upper.double(), upper.double()  # resumed from
+    # Where a task's set resumes from (every task starts afresh in its first round).
+    X, tau, mu = L_0.gather(-1, classes), upper.double(), upper.double()
     norms = torch.linalg.vector_norm((Y - L).mT @ F, dim=-2)  # (B, m) at Λ
     it = 0
-    while True:
+    while not bool(finished.all()) and it < max_iter:
         going = (~finished).nonzero().squeeze(-1)
         size, fresh_set = sizes[going], grown[going]
         width = int(size.max())
@@ -211,7 +212,7 @@ def _barrier_rounds(
         )
         round_tol = torch.full_like(point.tau, tol / 2)
         round_tol = round_tol.masked_fill(searching[going], max(tol, SEARCH_TOL))
-        point, lower_S, ok, spent = barrier_saddle_point(
+        point, round_lower, ok, spent = barrier_saddle_point(
             F_S,
             Y_S,
             live,
@@ -226,7 +227,7 @@ def _barrier_rounds(
         L_S = to_dual(point.X, classes_S, k).to(F.dtype)
         norms_S = torch.linalg.vector_norm((Y[going] - L_S).mT @ F[going], dim=-2)
         upper_S = torch.minimum(upper[going], norms_S.amax(-1))
-        lower_S = torch.maximum(lower[going], lower_S.to(F.dtype))
+        lower_S = torch.maximum(lower[going], round_lower.to(F.dtype))
         certified = upper_S - lower_S <= tol * upper_S
         # A column outside the set above the set's certified lower bound may belong to the
         # support: grow (a Newton step costs about as much on twice the columns).
@@ -247,11 +248,9 @@ def _barrier_rounds(
         searching = searching.index_copy(0, going, grows & (size < m))
         if order.shape[-1] < width:
             order = torch.nn.functional.pad(order, (0, width - order.shape[-1]))
-        order = order.clone()
         order[going, :width] = order_S
-        if bool(finished.all()) or it >= max_iter:
-            bounds = (b.reshape(batch) for b in (upper, lower, converged))
-            return (L.reshape(*batch, n, k), *bounds, it)
+    bounds = (b.reshape(batch) for b in (upper, lower, converged))
+    return (L.reshape(*batch, n, k), *bounds, it)
 
 
 def _primal_dual_rounds(

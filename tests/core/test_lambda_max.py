@@ -128,6 +128,14 @@ def test_svm_lambda1_max_with_zero_feature_columns_in_float32():
     )  # fmt: skip
 
 
+def test_svm_lambda1_max_of_zero_features_is_zero_without_iterations():
+    # Every task certified before any round (upper bound 0): the rounds must not run at all.
+    _, labels = _svm_tasks(B=2)
+    F = torch.zeros(2, 15, 70, dtype=torch.float64)
+    bounds = lam1_max(F, torch.nn.functional.one_hot(labels, 3).double())
+    assert bounds.n_iter == 0 and bounds.converged.all() and (bounds.upper == 0).all()
+
+
 def test_svm_lambda1_max_of_a_task_does_not_depend_on_its_batch():
     # Under data parallelism a task meets other batchmates: its λ1_max must be the same.
     F, labels = _svm_tasks(B=4, seed=5)
