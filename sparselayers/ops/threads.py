@@ -27,9 +27,13 @@ import torch
 from torch import Tensor
 
 SMALL_PROBLEM = 2**18
-"""Features (all tasks together) up to which a solve's products run on one MKL thread: the
-headline group-Lasso problems (64 x 50 x 256 = 8e5) and the 5-shot SVM heads at m = 1,600 are
-below, the heads at m = 16,000 (3.2e6 and more), whose products gain from MKL's threads, above."""
+"""Features (all tasks together) up to which a solve runs on one MKL and one OpenMP thread:
+the group-Lasso problems up to 64 x 50 x 64 (2e5) and the paper's inner problem are below;
+m = 256 (64 x 50 x 256 = 8e5, 64 x 25 x 256 = 4e5) and every SVM head of the benchmarks
+(8 x 25 x 1,600 = 3.2e5 and more) are above and keep torch's threads. Measured on 2 cores,
+interleaved (ms, min of 11, forward, one thread / default / default with the bound at 2**20):
+m = 256 21.7 / 25.9 / 27.3 and 36.8 / 27.4 / 27.8, m ≫ n 24.2 / 25.5 / 30.1 and
+34.5 / 39.3 / 26.8: differences below the machine's noise either way."""
 
 _setters: tuple[Callable[[int], int], ...] | None = None  # looked up once
 
