@@ -138,11 +138,20 @@ def _svm_samples(T: int, n: int, m: int, k: int, dtype: str) -> tuple[Tensor, Te
     return F64.to(DTYPES[dtype]), labels, cotangent
 
 
+def _lam1_max_sources() -> bytes:
+    """The source of ``svm_lambda1_max``: its functional file and the solver files it runs
+    (``solvers/svm_lambda_max*.py``), read from the installed package."""
+    functional = Path(inspect.getsourcefile(sl.functional.svm_lambda1_max) or "")
+    solvers = sorted((Path(sl.__file__).parent / "solvers").glob("svm_lambda_max*.py"))
+    return b"".join(path.read_bytes() for path in (functional, *solvers))
+
+
 LAM1_MAX_CACHE = Path(__file__).resolve().parent / "results" / "lam1_max.json"
 """Where :func:`mean_lambda1_max` keeps its values between processes (asv sets every benchmark
 up in a fresh process; ``make bench`` runs pytest twice). Each entry's key holds the size, the
-tolerance, a checksum of the generated features and of the source file of
-``svm_lambda1_max``, so that a change of either recomputes it; delete the file to start over."""
+tolerance, a checksum of the generated features and of the source of ``svm_lambda1_max``
+(:func:`_lam1_max_sources`), so that a change of either recomputes it; delete the file to
+start over."""
 
 
 @cache
@@ -151,7 +160,7 @@ def mean_lambda1_max(T: int, n: int, m: int, k: int, dtype: str) -> float:
     λ1 with ``W = 0``) of one SVM size: an iterative solve, computed once per process and
     kept in :data:`LAM1_MAX_CACHE`."""
     features, labels, _ = _svm_samples(T, n, m, k, dtype)
-    source = Path(inspect.getsourcefile(sl.functional.svm_lambda1_max) or "").read_bytes()
+    source = _lam1_max_sources()
     key = (
         f"T{T}-n{n}-m{m}-k{k}-{dtype}-tol{LAM1_MAX_TOL:g}-data{float(features.double().sum()):.17g}"
         f"-source{hashlib.sha256(source).hexdigest()[:16]}"

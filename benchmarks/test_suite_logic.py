@@ -206,3 +206,21 @@ def test_lambda1_max_is_kept_between_processes(tmp_path, monkeypatch: pytest.Mon
     data.mean_lambda1_max.cache_clear()
     assert data.mean_lambda1_max(*size) == 123.0
     data.mean_lambda1_max.cache_clear()
+
+
+def test_lambda1_max_cache_follows_the_solver_source(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from benchmarks import data
+
+    assert b"def barrier_saddle_point" in data._lam1_max_sources()  # the solver is in the key
+    monkeypatch.setattr(data, "LAM1_MAX_CACHE", tmp_path / "lam1_max.json")
+    size = (2, 6, 10, 3, "float32")
+    data.mean_lambda1_max.cache_clear()
+    value = data.mean_lambda1_max(*size)
+    (key,) = data._read_cache()
+    data._write_cache({key: 123.0})
+    # Another solver: the stored value is not used, the solve runs again.
+    monkeypatch.setattr(data, "_lam1_max_sources", lambda: b"another solver")
+    data.mean_lambda1_max.cache_clear()
+    assert data.mean_lambda1_max(*size) == value
+    assert len(data._read_cache()) == 2
+    data.mean_lambda1_max.cache_clear()
