@@ -54,6 +54,18 @@ class Lam1Max:
     converged: Tensor
 
 
+@dataclass(frozen=True)
+class _Progress:
+    """Where the rounds of :func:`lam1_max` stand: the dual point ``L`` (``Λ``, ``(..., n, k)``),
+    the certified bounds per task, which tasks are certified, and the iterations spent."""
+
+    L: Tensor
+    upper: Tensor
+    lower: Tensor
+    converged: Tensor
+    n_iter: int
+
+
 def uniform_off_label(Y: Tensor) -> Tensor:
     """``Λ_0``: mass ``1 / (k - 1)`` on every off-label class."""
     return (1 - Y) / (Y.shape[-1] - 1)
@@ -121,15 +133,11 @@ def lam1_max(
     with torch.no_grad():
         L = uniform_off_label(Y)
         upper = upper_bound(L, F, Y)
-        lower = torch.zeros_like(upper)
-        converged = upper <= 0
-        L, upper, lower, converged, it = _barrier_rounds(
-            F, Y, L, upper, lower, converged, tol, max_iter
-        )
-        if not bool(converged.all()) and it < max_iter:
-            L, upper, lower, converged, it = _primal_dual_rounds(
-                F, Y, L, upper, lower, converged, tol, max_iter, check_every, it
-            )
+        state = _Progress(L, upper, torch.zeros_like(upper), upper <= 0, 0)
+        state = _barrier_rounds(F, Y, state, tol, max_iter)
+        if not bool(state.converged.all()) and state.n_iter < max_iter:
+            state = _primal_dual_rounds(F, Y, state, tol, max_iter, check_every)
+    upper, lower, converged, it = state.upper, state.lower, state.converged, state.n_iter
     if not bool(converged.all()):
         gap = ((upper - lower) / upper.clamp_min(torch.finfo(F.dtype).tiny)).max().item()
         warnings.warn(
@@ -158,17 +166,9 @@ PULL, START_MARGIN = 0.1, 0.5
 the last ``Λ``) with ``τ = (1 + START_MARGIN) max_j q_j``."""
 
 
-def _barrier_rounds(
-    F: Tensor,
-    Y: Tensor,
-    L: Tensor,
-    upper: Tensor,
-    lower: Tensor,
-    converged: Tensor,
-    tol: float,
-    max_iter: int,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
-    """Working-set rounds of the barrier method: ``(Λ, upper, lower, converged, steps)``.
+def _barrier_rounds(F: Tensor, Y: Tensor, state: _Progress, tol: float, max_iter: int) -> _Progress:
+    """Working-set rounds of the barrier method from ``state`` (``n_iter`` counts its Newton
+    steps).
 
     Per task: a round on a set that may still grow is solved to :data:`SEARCH_TOL`; if columns
     outside it exceed its certified lower bound (by more than ``tol / 2``), the set doubles and
@@ -178,9 +178,10 @@ def _barrier_rounds(
     padding columns that the barrier leaves out (``live``), so that what a task gets does not
     depend on its batch.
     """
-    batch, (n, m), k = upper.shape, F.shape[-2:], Y.shape[-1]
-    F, Y, L = F.reshape(-1, n, m), Y.reshape(-1, n, k), L.reshape(-1, n, k)
-    upper, lower, converged = upper.flatten(), lower.flatten(), converged.flatten()
+    batch, (n, m), k = state.upper.shape, F.shape[-2:], Y.shape[-1]
+    F, Y, L = F.reshape(-1, n, m), Y.reshape(-1, n, k), state.L.reshape(-1, n, k)
+    upper, lower = state.upper.flatten(), state.lower.flatten()
+    converged = state.converged.flatten()
     Y_64 = Y.double()
     L_0 = uniform_off_label(Y_64)
     classes = off_label_classes(Y)
@@ -192,7 +193,7 @@ def _barrier_rounds(
     # Where a task's set resumes from (every task starts afresh in its first round).
     X, tau, mu = L_0.gather(-1, classes), upper.double(), upper.double()
     norms = torch.linalg.vector_norm((Y - L).mT @ F, dim=-2)  # (B, m) at Λ
-    it = 0
+    it = state.n_iter
     while not bool(finished.all()) and it < max_iter:
         going = (~finished).nonzero().squeeze(-1)
         size, fresh_set = sizes[going], grown[going]
@@ -250,24 +251,23 @@ def _barrier_rounds(
             order = torch.nn.functional.pad(order, (0, width - order.shape[-1]))
         order[going, :width] = order_S
     bounds = (b.reshape(batch) for b in (upper, lower, converged))
-    return (L.reshape(*batch, n, k), *bounds, it)
+    return _Progress(L.reshape(*batch, n, k), *bounds, it)
 
 
 def _primal_dual_rounds(
-    F: Tensor,
-    Y: Tensor,
-    L: Tensor,
-    upper: Tensor,
-    lower: Tensor,
-    converged: Tensor,
-    tol: float,
-    max_iter: int,
-    check_every: int,
-    it: int,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
-    """Working-set rounds of the primal–dual iterations (``O(n s k)`` per iteration instead of
-    ``O(n m k)``; 0.17 s at tol 1e-2 and 0.8 s at 1e-4 on 8 tasks of 5-shot 5-way heads at
-    m = 16,000, one core, float32, where the iterations on all columns took 66-97 s and 444 s)."""
+    F: Tensor, Y: Tensor, state: _Progress, tol: float, max_iter: int, check_every: int
+) -> _Progress:
+    """Working-set rounds of the primal–dual iterations from ``state`` (``O(n s k)`` per
+    iteration instead of ``O(n m k)``; 0.17 s at tol 1e-2 and 0.8 s at 1e-4 on 8 tasks of
+    5-shot 5-way heads at m = 16,000, one core, float32, where the iterations on all columns
+    took 66-97 s and 444 s)."""
+    L, upper, lower, converged, it = (
+        state.L,
+        state.upper,
+        state.lower,
+        state.converged,
+        state.n_iter,
+    )
     m = F.shape[-1]
     size = min(m, FIRST_COLUMNS)
     U = torch.zeros_like(Y.mT @ F)  # (..., k, m): the ℓ21-ball point, zero off the set
@@ -291,7 +291,7 @@ def _primal_dual_rounds(
         lower = torch.where(converged, lower, torch.maximum(lower, lower_S))
         converged = converged | (upper - lower <= tol * upper)
         if bool(converged.all()) or size == m or it >= max_iter:
-            return L, upper, lower, converged, it
+            return _Progress(L, upper, lower, converged, it)
         size = min(m, 2 * size)
 
 

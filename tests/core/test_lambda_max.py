@@ -196,9 +196,9 @@ def test_svm_lambda1_max_barrier_rounds_certify_relu_features_against_cvxpy():
     upper = upper_bound(L, F, Y)
     # The barrier rounds alone (no primal–dual fallback), from a working set smaller than m.
     assert svm_lambda_max.FIRST_BARRIER_COLUMNS < F.shape[-1]
-    _, upper, lower, converged, steps = svm_lambda_max._barrier_rounds(
-        F, Y, L, upper, torch.zeros_like(upper), upper <= 0, 1e-6, 10_000
-    )
+    start = svm_lambda_max._Progress(L, upper, torch.zeros_like(upper), upper <= 0, 0)
+    state = svm_lambda_max._barrier_rounds(F, Y, start, 1e-6, 10_000)
+    upper, lower, converged, steps = state.upper, state.lower, state.converged, state.n_iter
     assert converged.all() and steps < 500
     assert ((upper - lower) <= 1e-6 * upper).all()
     reference = [_cvxpy_lam1_max(F[b].numpy(), labels[b].numpy(), 4) for b in range(3)]
