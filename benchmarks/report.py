@@ -6,9 +6,13 @@ It states the expected duration before it starts, keeps pytest's output in
 ``results/pytest-*.log`` (the console shows progress only) and ends with a short summary; the
 full tables are in the report.
 
-Options: ``--json PATH`` (and ``--default-json PATH``) renders existing ``--benchmark-json``
+After the two runs, ``benchmarks.threads_ab`` times the headline problems again in worker
+processes that alternate one thread and the default (:data:`THREADS_AB_ROUNDS` rounds): the
+report's threads table comes from it, not from the two runs minutes apart.
+
+Options: ``--json PATH`` (and ``--default-json PATH``, ``--threads-json PATH``) renders existing
 files instead of running; ``--profile`` picks the profile; ``--out`` the output folder;
-``--one-thread-only`` skips the run at the default thread count.
+``--one-thread-only`` skips the run at the default thread count and the interleaved one.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import headline, tables
+from benchmarks import headline, tables, threads_ab
 from benchmarks.cases import all_cases, families, suites
 from benchmarks.profiles import (
     DEFAULT_THREADS,
@@ -50,6 +54,10 @@ scale it with their budget."""
 LAM1_MAX_SECONDS = 1.0
 """Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 when it is not cached yet
 (0.4 s at tol 1e-2 for 8 heads, see ``data.py``)."""
+THREADS_AB_ROUNDS, THREADS_AB_REPEATS = 3, 15
+"""Rounds and calls per round of the interleaved threads comparison."""
+THREADS_AB_SECONDS = 90.0
+"""Its wall time on the quick profile's 16 problems (2-core development machine)."""
 PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$|^=+ .* in [\d.]+s")
 
 
@@ -96,6 +104,7 @@ def estimate_seconds(run: Run, profile: Profile) -> float:
 def announce(runs: list[Run], profile: Profile, out: Path) -> None:
     """Print what will run and for about how long (and how long the last run took here)."""
     total = sum(estimate_seconds(run, profile) for run in runs)
+    total += THREADS_AB_SECONDS if len(runs) > 1 else 0.0
     count = sum(benchmarks_of(run, profile) for run in runs)
     line = f"{count} benchmarks ({profile.name} profile): expect about {total / 60:.0f} minutes"
     last = out / LAST_RUN
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="render this benchmark JSON, do not run")
     parser.add_argument("--default-json", type=Path, help="with --json: the default-threads run")
+    parser.add_argument("--threads-json", type=Path, help="with --json: a threads_ab result")
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "quick"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--one-thread-only", action="store_true")
@@ -168,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pytest wrote no {path} (exit code {code}); see {log}", file=sys.stderr)
                 return code or 1
             paths[i] = path
+        if len(runs) > 1:
+            args.threads_json = args.out / "threads.json"
+            threads_ab.measure(
+                args.profile, THREADS_AB_ROUNDS, THREADS_AB_REPEATS, args.threads_json
+            )
         seconds = time.perf_counter() - start
         (args.out / LAST_RUN).write_text(json.dumps({"seconds": seconds, "profile": args.profile}))
         print(f"measured in {seconds / 60:.1f} minutes")
@@ -175,18 +190,31 @@ def main(argv: list[str] | None = None) -> int:
     default_rows, default_header = load_rows(paths[1]) if paths[1] else (None, None)
     profile = PROFILES.get(header["profile"], PROFILES[args.profile])
     registry_suites, registry_families = suites(profile), families(profile)
+    interleaved = json.loads(args.threads_json.read_text()) if args.threads_json else None
     report = render(
-        rows, header, registry_suites, registry_families, args.out, default_rows, default_header
+        rows,
+        header,
+        registry_suites,
+        registry_families,
+        args.out,
+        default_rows,
+        default_header,
+        interleaved,
     )
     path = args.out / "report.md"
     path.write_text(report)
-    print_summary(rows, default_rows, default_header, registry_suites, registry_families)
+    print_summary(
+        rows, default_rows, default_header, registry_suites, registry_families, interleaved
+    )
     print(f"full tables: {path}")
     return code
 
 
-def print_summary(rows, default_rows, default_header, registry_suites, registry_families) -> None:
-    """The headline in a few console lines, and whether our layer is slower by default."""
+def print_summary(
+    rows, default_rows, default_header, registry_suites, registry_families, interleaved=None
+) -> None:
+    """The headline in a few console lines, and whether our layer is slower by default (from
+    the interleaved comparison where there is one)."""
     regression = [p.id for problems in registry_families.values() for p in problems]
     svm = [p.id for p in registry_suites["svm"]]
     family_of = family_labels(registry_families, registry_suites["svm"])
@@ -198,13 +226,23 @@ def print_summary(rows, default_rows, default_header, registry_suites, registry_
         for label, run in runs:
             for line in headline.summary(run, problems, family_of, label):
                 print(line)
-    if default_rows is not None:
+    if interleaved is not None:
+        compared = threads_ab.comparison(interleaved)
+        lines = tables.interleaved_threads_lines(compared, regression + svm)
+        how = f"interleaved, {interleaved['rounds']} rounds"
+    elif default_rows is not None:
         lines = tables.threads_lines(rows, default_rows, regression + svm)
-        slower = [line[0] for line in lines if line[-1] == "**no**"]
-        print(
-            f"  threads: ours slower at the default than at 1 thread on {len(slower)} of "
-            f"{len(lines)} problems" + (f" (e.g. {slower[0]})" if slower else "")
-        )
+        how = "two runs minutes apart"
+    else:
+        return
+    slower = [line[0] for line in lines if line[-1] == "**no**"]
+    noise = sum(line[-1] == "within noise" for line in lines)
+    print(
+        f"  threads ({how}): ours slower at the default than at 1 thread on {len(slower)} of "
+        f"{len(lines)} problems"
+        + (f" (e.g. {slower[0]})" if slower else "")
+        + (f", within {tables.NOT_SLOWER_NOISE:.0%} on {noise}" if noise else "")
+    )
 
 
 if __name__ == "__main__":

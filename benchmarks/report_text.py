@@ -11,12 +11,14 @@ from benchmarks.data import LAM1_MAX_TOL
 from benchmarks.metrics import REFERENCE_TOL, SVM_REFERENCE_TOL
 from benchmarks.plots import scaling_plot
 from benchmarks.results_io import Row
+from benchmarks.threads_ab import comparison
 
 NOTES = f"""\
 How to read it. Times are the minimum over the timed rounds (pytest-benchmark; other jobs on
 a shared machine only add time), single calls on the CPU. The suite runs twice: every case with
 `torch.set_num_threads(1)` for every method, then the headline problems again at torch's
-default thread count (what a user gets: `set_num_threads` is not called at all). "Per task"
+default thread count (what a user gets: `set_num_threads` is not called at all); the threads
+table compares the two settings in processes that alternate them instead. "Per task"
 divides by the tasks a method solved: our layers and scikit-learn solve every task of the batch;
 cvxpylayers and the cvxpy mode solve the first tasks of the *same* batch (column "tasks run"),
 because they solve task by task. Forward = the call as in training (inputs require grad, no
@@ -87,9 +89,12 @@ def render(
     out: Path,
     default_rows: dict[str, Row] | None = None,
     default_header: dict | None = None,
+    threads_ab: dict | None = None,
 ) -> str:
     """The whole report; PNG plots are written to ``out``. ``rows`` are the one-thread run
-    (every case), ``default_rows`` the run at torch's default threads (the headline problems)."""
+    (every case), ``default_rows`` the run at torch's default threads (the headline problems),
+    ``threads_ab`` the interleaved comparison of ``benchmarks.threads_ab`` (which, when given,
+    is the threads table)."""
     machine = header["machine"]
     commit = header["commit"]
     regression = [p.id for problems in families.values() for p in problems]
@@ -132,9 +137,26 @@ def render(
         tables.table(tables.PER_TASK_HEADER, tables.per_task_lines(rows, regression, family_of)),
         "",
     ]
-    if default_rows is not None:
+    if threads_ab is not None:
+        parts += [
+            "## Threads: torch's default against one thread, interleaved (our implicit layer)",
+            "",
+            f"{threads_ab['rounds']} rounds of worker processes alternating one thread and "
+            f"torch's default (`benchmarks/threads_ab.py`), best of {threads_ab['repeats']} "
+            "calls each; the ratio is default / one thread of the best times, in brackets its "
+            "range over the rounds.",
+            "",
+            tables.table(
+                tables.interleaved_threads_header(threads_ab.get("default_threads", "?")),
+                tables.interleaved_threads_lines(comparison(threads_ab), regression + svm),
+            ),
+            "",
+        ]
+    elif default_rows is not None:
         parts += [
             "## Threads: torch's default against one thread (our implicit layer)",
+            "",
+            "From the two pytest-benchmark runs, minutes apart (no interleaved measurement).",
             "",
             tables.table(
                 tables.threads_header(default_header["threads"] if default_header else "?"),

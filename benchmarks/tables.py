@@ -153,6 +153,54 @@ def threads_header(default_threads: object) -> list[str]:
     ]
 
 
+NOT_SLOWER_NOISE = 0.05
+"""A default-thread time at most this much above the one-thread time (ratio of the best times
+of interleaved rounds) is read as "within noise" rather than "slower": on the 2-core machine
+the same build measured against itself spans a few percent."""
+
+
+def interleaved_threads_header(default_threads: object) -> list[str]:
+    d = f"default ({default_threads})"
+    return [
+        "problem",
+        "fwd, 1 thread",
+        f"fwd, {d}",
+        "default / 1 (rounds)",
+        "fwd+bwd, 1 thread",
+        f"fwd+bwd, {d}",
+        "default / 1 (rounds)",
+        "default never slower",
+    ]
+
+
+def interleaved_threads_lines(compared: dict, problems: list[str]) -> list[list[str]]:
+    """The :func:`benchmarks.threads_ab.comparison` of ``problems`` (those measured): best
+    times, the ratio of the bests and its range over rounds, and a verdict on the worse kind:
+    ``yes`` (ratio ≤ 1), ``within noise`` (≤ 1 + :data:`NOT_SLOWER_NOISE`) or ``no``."""
+    lines = []
+    for problem in problems:
+        if problem not in compared:
+            continue
+        fwd, fb = compared[problem]["forward"], compared[problem]["forward_backward"]
+        worst = max(fwd.ratio, fb.ratio)
+        said = (
+            "yes" if worst <= 1 else "within noise" if worst <= 1 + NOT_SLOWER_NOISE else "**no**"
+        )
+        lines.append(
+            [
+                f"`{problem}`",
+                fmt_time(fwd.one),
+                fmt_time(fwd.default),
+                f"{fmt_ratio(fwd.ratio)} ({fwd.low:.2f}–{fwd.high:.2f})",
+                fmt_time(fb.one),
+                fmt_time(fb.default),
+                f"{fmt_ratio(fb.ratio)} ({fb.low:.2f}–{fb.high:.2f})",
+                said,
+            ]
+        )
+    return lines
+
+
 def floor_target(row: Row) -> float | None:
     """How far above the floor our forward may be: 10× at m ≥ 64, 30× below (group Lasso)."""
     if row.layer != "group_lasso":

@@ -3,6 +3,7 @@ the op counts, the worst-family headline and the report built from rows."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -191,6 +192,17 @@ def test_report_renders_without_internal_headings(tmp_path) -> None:
     assert "issue" not in text.lower()
     assert "2×" in text  # the worst speed-up against scikit-learn (problem 0: 2 / 1)
     assert "| ≤ 30× |" in text  # the floor target of the ops table
+    assert "minutes apart" in text  # the threads table from the two runs
+    # With an interleaved comparison the threads table comes from it.
+    ids = [pb.id for pb in registry["headline"] + registry["families"]]
+    one = {i: {"forward": 1.0, "forward_backward": 2.0} for i in ids}
+    default = {i: {"forward": 0.5, "forward_backward": 1.0} for i in ids}
+    interleaved = {
+        "rounds": 1, "repeats": 3, "default_threads": 2, "times": {"1": [one], "default": [default]}
+    }  # fmt: skip
+    text = render(rows, header, registry, groups, tmp_path, rows, header, interleaved)
+    assert "against one thread, interleaved" in text and "minutes apart" not in text
+    assert "| 0.5× (0.50–0.50) |" in text and "| yes |" in text
 
 
 def test_lambda1_max_is_kept_between_processes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,3 +236,42 @@ def test_lambda1_max_cache_follows_the_solver_source(tmp_path, monkeypatch: pyte
     assert data.mean_lambda1_max(*size) == value
     assert len(data._read_cache()) == 2
     data.mean_lambda1_max.cache_clear()
+
+
+def test_interleaved_threads_comparison_and_its_table() -> None:
+    from benchmarks import tables, threads_ab
+
+    def times(forward, backward):
+        return {"p": {"forward": forward, "forward_backward": backward}}
+
+    one, default = [times(1.0, 2.0), times(1.2, 2.0)], [times(0.9, 2.2), times(1.5, 2.05)]
+    data = {
+        "rounds": 2,
+        "repeats": 5,
+        "default_threads": 2,
+        "times": {"1": one, "default": default},
+    }
+    compared = threads_ab.comparison(data)["p"]
+    # Ratio of the best times (0.9 / 1.0, 2.05 / 2.0) and the range of the per-round ratios.
+    assert compared["forward"].ratio == pytest.approx(0.9)
+    assert (compared["forward"].low, compared["forward"].high) == pytest.approx((0.9, 1.25))
+    assert compared["forward_backward"].ratio == pytest.approx(1.025)
+    (line,) = tables.interleaved_threads_lines(threads_ab.comparison(data), ["p", "absent"])
+    assert line[-1] == "within noise"  # 2.5 % slower: within NOT_SLOWER_NOISE
+    data["times"]["default"][1] = times(1.5, 2.5)
+    data["times"]["default"][0] = times(0.9, 2.5)
+    (line,) = tables.interleaved_threads_lines(threads_ab.comparison(data), ["p"])
+    assert line[-1] == "**no**"
+
+
+def test_threads_ab_runs_its_workers_and_the_report_shows_it(tmp_path) -> None:
+    from benchmarks import threads_ab
+    from benchmarks.cases import all_cases
+
+    out = tmp_path / "threads.json"
+    data = threads_ab.measure("tiny", rounds=1, repeats=1, out=out)
+    assert json.loads(out.read_text()) == data
+    ours = {c.problem.id for c in all_cases(PROFILES["tiny"], only=threads_ab.SUITES)}
+    assert set(data["times"]["1"][0]) == set(data["times"]["default"][0]) == ours
+    compared = threads_ab.comparison(data)
+    assert all(c.ratio > 0 for kinds in compared.values() for c in kinds.values())
