@@ -31,11 +31,12 @@ SMALL_PROBLEM = 2**18
 the group-Lasso problems up to 64 x 50 x 64 (2e5) and the paper's inner problem are below;
 m = 256 (64 x 50 x 256 = 8e5, 64 x 25 x 256 = 4e5), T = 1,024 and every SVM head of the
 benchmarks (8 x 25 x 1,600 = 3.2e5 and more) are above and keep torch's threads (which help
-the group-Lasso problems there). Measured on 2 quiet cores, 3 interleaved rounds, forward, min of 15 (ms; one thread /
-torch's default / the default with this bound at 2**22): m = 256 21.4-22.9 / 18.7-19.5 /
-21.3-22.3, dense truth 22.8-23.5 / 19.8-20.2 / 22.6-23.4, m ≫ n 24.4-25.1 / 23.7-24.4 /
-24.4-25.4, T = 1,024 40.1-44.0 / 26.5-29.1 / 37.9-47.0; below the bound m = 64 5.06-5.11 /
-5.10-5.33, Toeplitz m = 64 8.62-8.68 / 8.78-8.99, m = 6 0.99-1.00 / 0.99-1.04."""
+the group-Lasso problems there). Measured on 2 quiet cores, 3 interleaved rounds, forward,
+min of 15 (ms; one thread / torch's default / the default with this bound at 2**22):
+m = 256 21.4-22.9 / 18.7-19.5 / 21.3-22.3, dense truth 22.8-23.5 / 19.8-20.2 / 22.6-23.4,
+m ≫ n 24.4-25.1 / 23.7-24.4 / 24.4-25.4, T = 1,024 40.1-44.0 / 26.5-29.1 / 37.9-47.0; below
+the bound m = 64 5.06-5.11 / 5.10-5.33, Toeplitz m = 64 8.62-8.68 / 8.78-8.99, m = 6
+0.99-1.00 / 0.99-1.04."""
 
 _setters: tuple[Callable[[int], int], ...] | None = None  # looked up once
 
