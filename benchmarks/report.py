@@ -53,7 +53,7 @@ benchmarks took 11.2 minutes on the 2-core development machine (2026-12-02). Oth
 scale it with their budget."""
 LAM1_MAX_SECONDS = 1.0
 """Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 when it is not cached yet
-(0.4 s at tol 1e-2 for 8 heads, see ``data.py``)."""
+(0.2-0.7 s at tol 1e-2 for 8 heads, see ``data.py``)."""
 THREADS_AB_ROUNDS, THREADS_AB_REPEATS = 3, 15
 """Rounds and calls per round of the interleaved threads comparison."""
 THREADS_AB_SECONDS = 90.0
@@ -180,9 +180,13 @@ def main(argv: list[str] | None = None) -> int:
             paths[i] = path
         if len(runs) > 1:
             args.threads_json = args.out / "threads.json"
-            threads_ab.measure(
-                args.profile, THREADS_AB_ROUNDS, THREADS_AB_REPEATS, args.threads_json
-            )
+            try:
+                threads_ab.measure(
+                    args.profile, THREADS_AB_ROUNDS, THREADS_AB_REPEATS, args.threads_json
+                )
+            except RuntimeError as err:  # the report still renders, from the two runs
+                print(f"threads A/B failed, the threads table is from the two runs: {err}")
+                args.threads_json = None
         seconds = time.perf_counter() - start
         (args.out / LAST_RUN).write_text(json.dumps({"seconds": seconds, "profile": args.profile}))
         print(f"measured in {seconds / 60:.1f} minutes")

@@ -147,7 +147,7 @@ def render(
             "range over the rounds.",
             "",
             tables.table(
-                tables.interleaved_threads_header(threads_ab.get("default_threads", "?")),
+                tables.threads_header(threads_ab.get("default_threads", "?"), rounds=True),
                 tables.interleaved_threads_lines(comparison(threads_ab), regression + svm),
             ),
             "",

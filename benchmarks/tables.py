@@ -139,16 +139,19 @@ def threads_lines(
     return lines
 
 
-def threads_header(default_threads: object) -> list[str]:
+def threads_header(default_threads: object, rounds: bool = False) -> list[str]:
+    """Columns of :func:`threads_lines` (of :func:`interleaved_threads_lines` with ``rounds``:
+    the ratios come with their range over rounds)."""
     d = f"default ({default_threads})"
+    ratio = "default / 1 (rounds)" if rounds else "default / 1"
     return [
         "problem",
         "fwd, 1 thread",
         f"fwd, {d}",
-        "default / 1",
+        ratio,
         "fwd+bwd, 1 thread",
         f"fwd+bwd, {d}",
-        "default / 1",
+        ratio,
         "default never slower",
     ]
 
@@ -157,20 +160,6 @@ NOT_SLOWER_NOISE = 0.05
 """A default-thread time at most this much above the one-thread time (ratio of the best times
 of interleaved rounds) is read as "within noise" rather than "slower": on the 2-core machine
 the same build measured against itself spans a few percent."""
-
-
-def interleaved_threads_header(default_threads: object) -> list[str]:
-    d = f"default ({default_threads})"
-    return [
-        "problem",
-        "fwd, 1 thread",
-        f"fwd, {d}",
-        "default / 1 (rounds)",
-        "fwd+bwd, 1 thread",
-        f"fwd+bwd, {d}",
-        "default / 1 (rounds)",
-        "default never slower",
-    ]
 
 
 def interleaved_threads_lines(compared: dict, problems: list[str]) -> list[list[str]]:
