@@ -17,11 +17,14 @@ any ``U ∈ 𝔹`` gives the lower bound
 
     <U, Y^T F> - Σ_i max_{l ≠ y_i} (F U^T)_{il}
 
-(the inner minimum over 𝒞 is attained at a vertex per row). The saddle point is found by the
-primal–dual hybrid gradient method (Chambolle & Pock, 2011) with steps ``τ σ ||F||_2² < 1``,
-batched over tasks, until the relative gap ``(upper - lower) / upper`` is at most ``tol``. The
-uniform off-label ``Λ_0`` (mass ``1 / (k - 1)``) starts it: its bound is the closed-form upper
-bound ``max_j ||(Y - Λ_0)^T F_j||`` used before (and in ``solvers/svm_working_set.py``).
+(the inner minimum over 𝒞 is attained at a vertex per row; both bounds are in
+``solvers/svm_lambda_max_bounds.py``). The saddle point is found on working sets of columns,
+batched over tasks, until the relative gap ``(upper - lower) / upper`` is at most ``tol``: by a
+barrier method (``solvers/svm_lambda_max_barrier.py``), and for the tasks it leaves
+uncertified by the primal–dual hybrid gradient method (Chambolle & Pock, 2011) with steps
+``τ σ ||F||_2² < 1``. The uniform off-label ``Λ_0`` (mass ``1 / (k - 1)``) starts them: its
+bound is the closed-form upper bound ``max_j ||(Y - Λ_0)^T F_j||`` used before (and in
+``solvers/svm_working_set.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sparselayers.solvers.svm_lambda_max_barrier import (
     start,
     to_dual,
 )
+from sparselayers.solvers.svm_lambda_max_bounds import lower_bound, uniform_off_label, upper_bound
 
 
 @dataclass(frozen=True)
@@ -64,23 +68,6 @@ class _Progress:
     lower: Tensor
     converged: Tensor
     n_iter: int
-
-
-def uniform_off_label(Y: Tensor) -> Tensor:
-    """``Λ_0``: mass ``1 / (k - 1)`` on every off-label class."""
-    return (1 - Y) / (Y.shape[-1] - 1)
-
-
-def upper_bound(L: Tensor, F: Tensor, Y: Tensor) -> Tensor:
-    """``max_j ||(Y - Λ)^T F_j||`` per task, for ``Λ ∈ 𝒞``."""
-    return torch.linalg.vector_norm((Y - L).mT @ F, dim=-2).amax(-1)
-
-
-def lower_bound(U: Tensor, F: Tensor, Y: Tensor, YtF: Tensor) -> Tensor:
-    """``<U, Y^T F> - Σ_i max_{l ≠ y_i} (F U^T)_{il}`` per task, for ``U ∈ 𝔹``."""
-    scores = F @ U.mT  # (..., n, k)
-    off_label = scores.masked_fill(Y > 0, -torch.inf).amax(-1)
-    return (U * YtF).sum((-2, -1)) - off_label.sum(-1)
 
 
 def project_off_label(V: Tensor, Y: Tensor) -> Tensor:
@@ -220,7 +207,6 @@ def _barrier_rounds(F: Tensor, Y: Tensor, state: _Progress, tol: float, max_iter
             point,
             round_tol,
             min(NEWTON_BUDGET, max_iter - it),
-            torch.zeros_like(fresh_set),
         )
         it += spent
         X = X.index_copy(0, going, point.X)
@@ -261,13 +247,8 @@ def _primal_dual_rounds(
     iteration instead of ``O(n m k)``; 0.17 s at tol 1e-2 and 0.8 s at 1e-4 on 8 tasks of
     5-shot 5-way heads at m = 16,000, one core, float32, where the iterations on all columns
     took 66-97 s and 444 s)."""
-    L, upper, lower, converged, it = (
-        state.L,
-        state.upper,
-        state.lower,
-        state.converged,
-        state.n_iter,
-    )
+    L, upper, lower, converged = state.L, state.upper, state.lower, state.converged
+    it = state.n_iter
     m = F.shape[-1]
     size = min(m, FIRST_COLUMNS)
     U = torch.zeros_like(Y.mT @ F)  # (..., k, m): the ℓ21-ball point, zero off the set
@@ -344,4 +325,4 @@ def _saddle_point(
     return best, U, lower, it
 
 
-__all__ = ["Lam1Max", "lam1_max", "lower_bound", "upper_bound"]
+__all__ = ["Lam1Max", "lam1_max", "lower_bound", "uniform_off_label", "upper_bound"]

@@ -22,10 +22,11 @@ of 1e-2 on the normalized ReLU features of a Conv4 backbone (``lam1_max`` is sma
 0.15-0.45 against the bound ``n √(k / (k - 1))``: a badly scaled problem for a first-order
 method), where Newton's method on a working set of 64-256 columns takes 20-40 steps.
 
-A step: the gradient and Hessian of ``φ_μ`` (``N = n (k - 1) + 1`` unknowns; the
-``Σ_j ∇q_j ∇q_jᵀ / r_j²`` part is one ``Zᵀ Z``, the ``Σ_j ∇²q_j / r_j`` part
-``2 F diag(1/r) Fᵀ`` on the pairs of entries of the same class), one Cholesky factorization,
-and the row sums held by their ``n × n`` Schur complement. The step length minimizes ``φ_μ``
+A step: the gradient and Hessian of ``φ_μ`` in ``N = n (k - 2) + 1`` unknowns (each row's
+change ``ΔX_i = Q δ_i`` in a basis ``Q`` of the directions of zero sum, which holds the row
+sums, and ``Δτ``; the ``Σ_j ∇q_j ∇q_jᵀ / r_j²`` part is one ``Z Zᵀ``, the
+``Σ_j ∇²q_j / r_j`` part ``2 F diag(1/r) Fᵀ`` on the pairs of entries of the same class), and
+one Cholesky factorization. The step length minimizes ``φ_μ``
 over a geometric grid of lengths below and above the Newton step (entries of ``X`` that should
 grow are otherwise only doubled per step), cheap because ``q_j`` is quadratic along a line.
 ``μ`` falls by :data:`MU_FACTOR` once a step's Newton decrement is below :data:`CENTERED`.
@@ -38,6 +39,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from sparselayers.solvers.svm_lambda_max_bounds import lower_bound
 
 MU_FACTOR = 3.0
 """``μ`` is divided by this once the iterate is centered. On 16 Conv4 heads (5- and 15-shot,
@@ -96,7 +99,6 @@ def barrier_saddle_point(
     point: BarrierPoint,
     tol: Tensor,
     max_iter: int,
-    frozen: Tensor,
 ) -> tuple[BarrierPoint, Tensor, Tensor, int]:
     """Newton steps on the central path from ``point`` until the relative gap of *this*
     problem is at most ``tol``.
@@ -105,7 +107,6 @@ def barrier_saddle_point(
         F: ``(..., n, s)`` working-set columns. Y: ``(..., n, k)`` one-hot labels.
         live: ``(..., s)`` 1 on a task's own columns, 0 on the padding of a smaller set.
         point: the start (``τ > q_j`` on the live columns). tol: ``(...)`` per task.
-        frozen: ``(...)`` tasks left as they are.
 
     Returns:
         ``(point, lower, ok, steps)``: the last point, the best certified lower bound seen, and
@@ -122,7 +123,7 @@ def barrier_saddle_point(
     F_rep = F.repeat_interleave(k - 2, dim=-2)  # (..., n (k - 2), s)
     X, tau, mu = point.X, point.tau, point.mu
     lower = torch.full_like(tau, -torch.inf)
-    done, ok = frozen.clone(), frozen.clone()
+    done = ok = torch.zeros_like(tau, dtype=torch.bool)
     steps = 0
     constraints = live.sum(-1) + X.shape[-2] * X.shape[-1]
     for _ in range(max_iter + 1):  # the last pass only checks the last step
@@ -137,7 +138,7 @@ def barrier_saddle_point(
         done = done | broken | stalled
         U = V * (live / r).unsqueeze(-2)  # θ_j V_j (θ_j = μ / r_j, up to the scale)
         U = U / torch.linalg.vector_norm(U, dim=-2).sum(-1).clamp_min(1e-300)[..., None, None]
-        bound = _lower_bound(U, F, Y, YtF)
+        bound = lower_bound(U, F, Y, YtF)
         lower = torch.where(done | bound.isnan(), lower, torch.maximum(lower, bound))
         upper = q.amax(-1).sqrt()
         reached = ~done & (upper - lower <= tol * upper)
@@ -172,12 +173,6 @@ def _reduced_rows(classes: Tensor, basis: Tensor, k: int) -> Tensor:
         -2, classes.unsqueeze(-1).expand(*batch, n, d, d - 1), basis.expand(*batch, n, d, d - 1)
     )
     return P.mT.flatten(-3, -2)
-
-
-def _lower_bound(U: Tensor, F: Tensor, Y: Tensor, YtF: Tensor) -> Tensor:
-    """``<U, Yᵀ F> - Σ_i max_{l ≠ y_i} (F Uᵀ)_il`` (as ``svm_lambda_max.lower_bound``)."""
-    off_label = (F @ U.mT).masked_fill(Y > 0, -torch.inf).amax(-1)
-    return (U * YtF).sum((-2, -1)) - off_label.sum(-1)
 
 
 def _newton_step(
