@@ -6,7 +6,8 @@ rank-``k`` terms of size ``d`` (the SVM head in feature form: ``d = n k``, ``s``
 which dominates the backward of large heads: ``1.35e9`` multiply-adds per task for a 15-shot
 5-way head with 16,000 active columns (0.47 s for 8 tasks on one core, three times its forward).
 Conjugate gradients need products with ``H`` only (two passes over the ``s`` columns each) and,
-with a preconditioner close to ``H``, a handful of them: :data:`DIRECT_SOLVE_BUDGET` decides.
+with a preconditioner close to ``H``, a handful of them: :data:`DIRECT_SOLVE_BUDGET` and
+:data:`DIRECT_SOLVE_COLUMNS` decide.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ preconditioned conjugate gradients instead (when the problem offers them). Measu
 core, 8 tasks, float32, the group-lasso SVM head: forming cost 0.05 s at 2.5e8 (5-shot,
 m = 16,000) and 0.38-0.47 s at 0.8-1.35e9 (15-shot), against 0.003 / 0.03 s for the
 preconditioner and 4-8 iterations of two passes over the active columns."""
+
+DIRECT_SOLVE_COLUMNS = 600
+"""Above this many active columns (the rank-``k`` terms that sum to ``H``) conjugate gradients
+are used too, whatever the forming cost: the crossover sits near this number of columns at 5
+and at 15 shots, where the budget alone formed every 5-shot system up to 6,400 columns.
+Measured on one core, 8 tasks of 5-way heads, float32, ``tol = 1e-4``, backward alone, min of
+4 calls over 4-6 interleaved rounds, direct against conjugate gradients: 5-shot
+(``n k = 125``) 12.1 against 11.8 ms at 780 columns, 11.6 against 9.1 ms at 1,550, 50 against
+41.5 ms at 5,195, 12 against 9 ms on Conv4 features (1,586 columns); 15-shot (``n k = 375``)
+20 against 53 ms at 70 columns, 23 against 29 ms at 325, 37 against 25.5 ms at 867."""
 
 MAX_ITERATIONS = 60
 """Iterations of :func:`conjugate_gradients` before a task is reported unconverged (the heads
@@ -90,4 +101,9 @@ def conjugate_gradients(
     return x, converged.squeeze(-1).squeeze(-1)
 
 
-__all__ = ["DIRECT_SOLVE_BUDGET", "conjugate_gradients", "relative_tolerance"]
+__all__ = [
+    "DIRECT_SOLVE_BUDGET",
+    "DIRECT_SOLVE_COLUMNS",
+    "conjugate_gradients",
+    "relative_tolerance",
+]

@@ -18,7 +18,12 @@ import torch
 from torch import Tensor
 
 from sparselayers._validation import check_values
-from sparselayers.ops.pcg import DIRECT_SOLVE_BUDGET, conjugate_gradients, relative_tolerance
+from sparselayers.ops.pcg import (
+    DIRECT_SOLVE_BUDGET,
+    DIRECT_SOLVE_COLUMNS,
+    conjugate_gradients,
+    relative_tolerance,
+)
 from sparselayers.ops.prox import group_norm
 from sparselayers.ops.support_solve import solve_system
 from sparselayers.problems.simplex_faces import face_mask, project_tangent, reduced_system
@@ -159,8 +164,9 @@ class GroupLassoSVMDual(SimplexDual):
         cls, A: Tensor, v: Tensor, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor
     ) -> Tensor:
         """The implicit solve ``(P H P + I - P) z = v``: formed and factorized (as
-        :meth:`reduced_hessian` writes it) up to ``DIRECT_SOLVE_BUDGET`` multiply-adds per task,
-        by preconditioned conjugate gradients above it (``ops/pcg.py``).
+        :meth:`reduced_hessian` writes it) up to ``DIRECT_SOLVE_COLUMNS`` active columns and
+        ``DIRECT_SOLVE_BUDGET`` multiply-adds per task, by preconditioned conjugate gradients
+        above them (``ops/pcg.py``).
 
         ``H = Σ_j F_j F_j^T ⊗ J_j`` over the active columns, ``J_j ⪯ I / lam2`` the Jacobian of
         ``BST(., lam1) / lam2`` at ``v_j`` (``J_j = I / lam2`` for ``lam1 = 0``); the
@@ -174,7 +180,8 @@ class GroupLassoSVMDual(SimplexDual):
         n, k = A.shape[-2:]
         V = A.mT @ F
         F_A, V_A = active_columns(group_norm(V.mT) > lam1[..., None], F, V)
-        if (n * k) ** 2 * F_A.shape[-1] <= DIRECT_SOLVE_BUDGET:
+        s = F_A.shape[-1]
+        if s <= DIRECT_SOLVE_COLUMNS and (n * k) ** 2 * s <= DIRECT_SOLVE_BUDGET:
             return solve_system(cls.support_system(A, F, Y, lam1, lam2), v)
         mask = face_mask(A, Y)
         on = (group_norm(V_A.mT) > lam1[..., None]).to(F.dtype)  # not the padding columns
