@@ -141,3 +141,30 @@ def test_kernel_metric_steps_are_few_on_a_weakly_shrunk_head():
     _, gap_e, steps_e, _ = solve_apg(GROUP_LASSO_SVM, params, options, start, warn=False)
     assert float(gap.max()) <= 1e-8 and float(gap_e.max()) <= 1e-8
     assert int(steps.max()) * 3 <= int(steps_e.max())
+
+
+def test_kernel_metric_step_stops_early_near_the_solution_of_its_qp(monkeypatch):
+    """The proximal step's early stop (``INNER_RTOL``): fewer iterations than the cap, and a
+    point within ``INNER_RTOL`` of the QP's solution relative to the step's displacement."""
+    from sparselayers.ops.simplex import project_offsets
+
+    g = torch.Generator().manual_seed(0)
+    T, n, k = 4, 8, 3
+    B = torch.randn(T, n, 20, generator=g, dtype=torch.float64)
+    K = B @ B.mT / 20
+    step = 1 / torch.linalg.eigvalsh(K)[:, -1]
+    Y = torch.nn.functional.one_hot(torch.randint(0, k, (T, n), generator=g), k).double()
+    Z = project_offsets(0.1 * torch.randn(T, n, k, generator=g, dtype=torch.float64), Y)
+    gradient = torch.randn(T, n, k, generator=g, dtype=torch.float64)
+    calls = []
+    monkeypatch.setattr(
+        kernel_metric, "project_offsets", lambda *a: calls.append(1) or project_offsets(*a)
+    )
+    early = kernel_metric._metric_step(K, step, Y, Z, gradient)
+    assert len(calls) <= kernel_metric.INNER_ITERATIONS  # the first projection and fewer steps
+    rtol = kernel_metric.INNER_RTOL
+    monkeypatch.setattr(kernel_metric, "INNER_RTOL", 0.0)
+    monkeypatch.setattr(kernel_metric, "INNER_ITERATIONS", 5000)
+    exact = kernel_metric._metric_step(K, step, Y, Z, gradient)
+    distance = torch.linalg.matrix_norm(early - exact) / torch.linalg.matrix_norm(exact - Z)
+    assert float(distance.max()) <= rtol
