@@ -34,19 +34,23 @@ def take_columns(X: Tensor, order: Tensor) -> Tensor:
     return torch.gather(X, -1, order.unsqueeze(-2).expand(*X.shape[:-1], order.shape[-1]))
 
 
-def take_rows(X: Tensor, order: Tensor) -> Tensor:
+def take_rows(X: Tensor, order: Tensor, tasks: Tensor | None = None) -> Tensor:
     """``X[..., order, :]`` per task: ``X (..., m, r)`` (broadcast over the task dims of
-    ``order``), ``order (..., s)`` → ``(..., s, r)``.
+    ``order``), ``order (..., s)`` → ``(..., s, r)``; with ``tasks (t,)``, the rows of those
+    tasks of ``X (T, m, r)`` for ``order (t, s)`` (no copy of their other rows).
 
     ``index_select`` on the rows of the flattened tasks copies whole rows: 4x faster than the
     advanced indexing ``X[tasks, order]`` (which indexes per element) and 14x faster than
     ``torch.gather`` with an expanded index (measured on 5-shot SVM heads at m = 16,000).
     """
-    batch = order.shape[:-1]
     m, r = X.shape[-2:]
-    flat = X.expand(*batch, m, r).reshape(-1, r)
-    tasks = torch.arange(flat.shape[0] // m if m else 0, device=X.device).unsqueeze(-1)
-    index = (order.reshape(-1, order.shape[-1]) + m * tasks).reshape(-1)
+    if tasks is None:
+        batch = order.shape[:-1]
+        flat = X.expand(*batch, m, r).reshape(-1, r)
+        tasks = torch.arange(flat.shape[0] // m if m else 0, device=X.device)
+    else:
+        batch, flat = tasks.shape, X.reshape(-1, r)
+    index = (order.reshape(-1, order.shape[-1]) + m * tasks.unsqueeze(-1)).reshape(-1)
     return flat.index_select(0, index).reshape(*batch, order.shape[-1], r)
 
 

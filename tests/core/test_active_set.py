@@ -111,3 +111,19 @@ def test_small_backward_systems_solved_whole_match_the_gathered_ones(m, monkeypa
     gathered = vjp()
     for a, b in zip(whole, gathered, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_rows_of_some_tasks_are_taken_without_copying_the_others():
+    """``take_rows(X, order, tasks)``, what the iterations gather their guesses with once some
+    tasks have left: the rows of those tasks, as from ``X[tasks]``."""
+    from sparselayers.ops.gather import take_rows
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(5, 7, 3, generator=g)
+    tasks = torch.tensor([4, 1, 2])
+    order = torch.randint(0, 7, (3, 4), generator=g)
+    torch.testing.assert_close(
+        take_rows(X, order, tasks), take_rows(X[tasks], order), rtol=0, atol=0
+    )
+    expected = torch.stack([X[t][o] for t, o in zip(tasks.tolist(), order, strict=True)])
+    torch.testing.assert_close(take_rows(X, order, tasks), expected, rtol=0, atol=0)
