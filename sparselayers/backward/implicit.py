@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from sparselayers._vmap import batch_first
+from sparselayers.ops.inference import without_autograd
 from sparselayers.ops.threads import small_products
 from sparselayers.problems.protocols import ActiveSetProblem, PrimalMapProblem
 from sparselayers.solvers.table import ForwardSolver
@@ -44,12 +45,12 @@ def implicit_vjp(
 
 class _CompactSolve(torch.autograd.Function):
     """``problem.solve_support`` as a function of ``v`` (the system is symmetric, so its
-    backward is the same solve). Gathering the support has a data-dependent size, which
+    backward is the same solve), in inference mode (``ops/inference.py``). Gathering the support has a data-dependent size, which
     ``torch.func.vmap`` cannot trace; the ``vmap`` rule receives concrete tensors instead."""
 
     @staticmethod
     def forward(problem, B, v, *params):
-        return problem.solve_support(B, v, *params)
+        return without_autograd(problem.solve_support, B, v, *params)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

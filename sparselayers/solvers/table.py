@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 from torch import Tensor
 
+from sparselayers.ops.inference import without_autograd
 from sparselayers.ops.threads import small_products
 from sparselayers.problems import CRAMMER_SINGER, GROUP_LASSO, GROUP_LASSO_SVM, RIDGE
 from sparselayers.problems.protocols import Problem
@@ -68,8 +68,9 @@ class ForwardSolver:
     """``solver(params, warm_start) -> (X, gap, n_iter, converged)`` per task, without autograd.
 
     Checks the parameters (``problem.validate``), flattens the task dims, runs the table's
-    solver (a small problem's products on one MKL thread, ``ops/threads.py``) and warns, with
-    the largest gap reached, when some task missed ``options.tol``.
+    solver (in inference mode, ``ops/inference.py``; a small problem's products on one MKL
+    thread, ``ops/threads.py``) and warns, with the largest gap reached, when some task missed
+    ``options.tol``.
     """
 
     entry: Entry
@@ -81,9 +82,15 @@ class ForwardSolver:
 
     def __call__(self, params: tuple[Tensor, ...], warm_start: Tensor | None) -> Result:
         self.problem.validate(*params)
-        with torch.no_grad(), small_products(params[0]):
-            return run_on_flat_tasks(
-                self.entry.loop, self.problem, params, self.options, warm_start, self.entry.budget
+        with small_products(params[0]):
+            return without_autograd(
+                run_on_flat_tasks,
+                self.entry.loop,
+                self.problem,
+                params,
+                self.options,
+                warm_start,
+                self.entry.budget,
             )
 
 

@@ -147,9 +147,26 @@ def test_no_grad_and_inputs_without_grad(layer, backward, dtype, batch):
     _, _, plain = layer.run(batch, dtype, backward, requires_grad=False)
     with torch.no_grad():
         _, _, quiet = layer.run(batch, dtype, backward)
-    for out in (plain, quiet):
+    with torch.inference_mode():
+        _, _, inferred = layer.run(batch, dtype, backward)
+    for out in (plain, quiet, inferred):
         assert not _weights(out).requires_grad
         torch.testing.assert_close(_weights(out), _weights(reference).detach())
+
+
+@pytest.mark.parametrize("layer, backward, dtype, batch", list(_cases(((2,),), (torch.float64,))))
+def test_outputs_and_gradients_are_ordinary_tensors(layer, backward, dtype, batch):
+    """The solvers run in inference mode (``ops/inference.py``), but nothing they return is an
+    inference tensor: autograd saves the outputs (``W * W``), and outputs and gradients can be
+    changed in place (an optimizer's ``grad.zero_()``), which inference tensors refuse."""
+    tensors, _, out = layer.run(batch, dtype, backward)
+    outputs = [out] if isinstance(out, torch.Tensor) else list(vars(out).values())
+    outputs = [x for x in outputs if isinstance(x, torch.Tensor)]
+    W = _weights(out)
+    (W * W).sum().backward()
+    for x in [*outputs, *(t.grad for t in tensors)]:
+        assert not x.is_inference()
+        x.detach().copy_(x.detach().clone())
 
 
 @pytest.mark.parametrize(
