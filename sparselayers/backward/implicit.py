@@ -45,8 +45,9 @@ def implicit_vjp(
 
 class _CompactSolve(torch.autograd.Function):
     """``problem.solve_support`` as a function of ``v`` (the system is symmetric, so its
-    backward is the same solve), in inference mode (``ops/inference.py``). Gathering the support has a data-dependent size, which
-    ``torch.func.vmap`` cannot trace; the ``vmap`` rule receives concrete tensors instead."""
+    backward is the same solve), in inference mode (``ops/inference.py``). Gathering the
+    support has a data-dependent size, which ``torch.func.vmap`` cannot trace; the ``vmap``
+    rule receives concrete tensors instead."""
 
     @staticmethod
     def forward(problem, B, v, *params):
