@@ -5,6 +5,11 @@ call: forward+backward per task for a differentiable method, the forward for a f
 one. Over a set of problems (the headline and its harder families, or the SVM sizes), the
 headline keeps, per comparison, the problem where our speed-up is smallest: the number a user
 can count on, not the kindest one. :func:`family_lines` shows every problem of the set.
+
+The comparisons with a target are taken, where they were measured, from the interleaved run
+(``benchmarks/interleaved.py``: ours and the baseline timed side by side, round after round),
+with the spread of the worst problem's speed-up over its rounds; the others (our unrolled
+backward, the paper's head) from the pytest-benchmark suite.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.cases import METHODS, Method
+from benchmarks.interleaved import Interleaved
 from benchmarks.results_io import Row
 from benchmarks.tables import OURS, find, fmt_num, fmt_ratio, fmt_time, verdict
 
@@ -46,6 +52,23 @@ class Comparison:
 
 
 KIND_WORDS = {"forward": "forward", "forward_backward": "fwd+bwd", "backward": "backward alone"}
+
+
+def source(rows: dict[str, Row], comparison: Comparison, ab: Interleaved | None) -> dict[str, Row]:
+    """Where the comparison's times come from: the interleaved rows ``ab`` when they measured
+    its method on its kind, the suite's ``rows`` otherwise."""
+    if ab is not None and comparison.method in ab.methods:
+        if comparison.kind == (
+            "forward_backward" if METHODS[comparison.method].differentiable else "forward"
+        ):
+            return ab.best
+    return rows
+
+
+def spread(ab: Interleaved, problem: str, comparison: Comparison) -> tuple[float, float] | None:
+    """Least and largest speed-up of one round of ``ab`` on ``problem`` (None: unmeasured)."""
+    speeds = [s for found in ab.rounds if (s := speedup(found, problem, comparison)) is not None]
+    return (min(speeds), max(speeds)) if speeds else None
 
 
 def comparisons(rows: dict[str, Row], problems: list[str]) -> list[Comparison]:
@@ -128,16 +151,23 @@ HEADER = [
     "grad err other",
     "gap ours",
     "gap other",
+    "measured",
 ]
 
 
 def headline_lines(
-    rows: dict[str, Row], problems: list[str], family_of: dict[str, str], threads: str
+    rows: dict[str, Row],
+    problems: list[str],
+    family_of: dict[str, str],
+    threads: str,
+    ab: Interleaved | None = None,
 ) -> list[list[str]]:
-    """One line per comparison: the worst problem of ``problems`` (labelled by its family)."""
+    """One line per comparison: the worst problem of ``problems`` (labelled by its family);
+    from the interleaved rows ``ab`` where they measured it (:func:`source`)."""
     lines = []
     for comparison in comparisons(rows, problems):
-        result = outcome(rows, problems, comparison)
+        measured_in = source(rows, comparison, ab)
+        result = outcome(measured_in, problems, comparison)
         met = verdict(result.speedup, comparison.target)
         if result.failed:
             met += f"; failed on {len(result.failed)}: {result.failed[0].error[:80]}"
@@ -146,6 +176,11 @@ def headline_lines(
             where = f"{family_of.get(result.worst, '')}: `{result.worst}` (of {result.measured})"
         ours, other = result.ours, result.other
         kind = comparison.kind
+        how = "suite"
+        if ab is not None and measured_in is ab.best:
+            how = f"interleaved, {len(ab.rounds)} rounds"
+            if result.worst is not None and (lo_hi := spread(ab, result.worst, comparison)):
+                how += f": {lo_hi[0]:.3g}–{lo_hi[1]:.3g}×"
         lines.append(
             [
                 comparison.label,
@@ -161,33 +196,42 @@ def headline_lines(
                 fmt_num(other.metrics.get("grad_error") if other else None),
                 fmt_num(ours.metrics.get("gap") if ours else None),
                 fmt_num(other.metrics.get("gap") if other else None),
+                how,
             ]
         )
     return lines
 
 
 def family_lines(
-    rows: dict[str, Row], problems: list[str], family_of: dict[str, str]
+    rows: dict[str, Row],
+    problems: list[str],
+    family_of: dict[str, str],
+    ab: Interleaved | None = None,
 ) -> tuple[list[str], list[list[str]]]:
-    """``(header, lines)``: our speed-up against every method on every problem of the set."""
+    """``(header, lines)``: our speed-up against every method on every problem of the set
+    (from ``ab`` where it measured the comparison, :func:`source`)."""
     chosen = comparisons(rows, problems)
     header = ["family", "problem"] + [f"{c.method} ({KIND_WORDS[c.kind]})" for c in chosen]
     lines = []
     for problem in problems:
         if find(rows, problem, OURS) is None:
             continue
-        speeds = [fmt_ratio(speedup(rows, problem, c)) for c in chosen]
+        speeds = [fmt_ratio(speedup(source(rows, c, ab), problem, c)) for c in chosen]
         lines.append([family_of.get(problem, ""), f"`{problem}`", *speeds])
     return header, lines
 
 
 def summary(
-    rows: dict[str, Row], problems: list[str], family_of: dict[str, str], threads: str
+    rows: dict[str, Row],
+    problems: list[str],
+    family_of: dict[str, str],
+    threads: str,
+    ab: Interleaved | None = None,
 ) -> list[str]:
     """Short console lines of the headline (``make bench`` prints them)."""
     out = []
     for comparison in comparisons(rows, problems):
-        result = outcome(rows, problems, comparison)
+        result = outcome(source(rows, comparison, ab), problems, comparison)
         if result.worst is None:
             out.append(f"  {comparison.label}: not measured")
             continue

@@ -6,11 +6,12 @@ It states the expected duration before it starts, keeps pytest's output in
 ``results/pytest-*.log`` (the console shows progress only) and ends with a short summary; the
 full tables are in the report.
 
-After the two runs, ``benchmarks.threads_ab`` times the headline problems again in worker
-processes that alternate one thread and the default (:data:`THREADS_AB_ROUNDS` rounds): the
-report's threads table comes from it, not from the two runs minutes apart.
+After the two runs, ``benchmarks.interleaved`` times the headline problems again in worker
+processes that alternate one thread and the default (:data:`INTERLEAVED_ROUNDS` rounds), our
+layer and each targeted baseline side by side: the report's threads table and the headline's
+targeted comparisons come from it, not from the suite runs.
 
-Options: ``--json PATH`` (and ``--default-json PATH``, ``--threads-json PATH``) renders existing
+Options: ``--json PATH`` (and ``--default-json PATH``, ``--interleaved-json PATH``) renders existing
 files instead of running; ``--profile`` picks the profile; ``--out`` the output folder;
 ``--one-thread-only`` skips the run at the default thread count and the interleaved one.
 """
@@ -27,8 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import headline, tables, threads_ab
+from benchmarks import headline, tables
 from benchmarks.cases import all_cases, families, suites
+from benchmarks.interleaved import comparison, measure
 from benchmarks.profiles import (
     DEFAULT_THREADS,
     PROFILE_ENV,
@@ -37,7 +39,7 @@ from benchmarks.profiles import (
     THREADS_ENV,
     Profile,
 )
-from benchmarks.report_text import family_labels, render
+from benchmarks.report_text import family_labels, interleaved_rows, render
 from benchmarks.results_io import load_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +56,11 @@ scale it with their budget."""
 LAM1_MAX_SECONDS = 1.0
 """Wall time of ``svm_lambda1_max`` for one SVM size at m ≥ 10,000 when it is not cached yet
 (0.2-0.7 s at tol 1e-2 for 8 heads, see ``data.py``)."""
-THREADS_AB_ROUNDS, THREADS_AB_REPEATS = 3, 15
-"""Rounds and calls per round of the interleaved threads comparison."""
-THREADS_AB_SECONDS = 90.0
-"""Its wall time on the quick profile's 16 problems (2-core development machine)."""
+INTERLEAVED_ROUNDS, INTERLEAVED_REPEATS = 3, 15
+"""Rounds, and calls per round of our layer, of the interleaved run."""
+INTERLEAVED_SECONDS = 435.0
+"""Its wall time on the quick profile's 16 problems and their targeted baselines: 7.2 minutes
+on the 2-core development machine (2026-12-04; 90 s for our layer alone)."""
 PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$|^=+ .* in [\d.]+s")
 
 
@@ -104,7 +107,7 @@ def estimate_seconds(run: Run, profile: Profile) -> float:
 def announce(runs: list[Run], profile: Profile, out: Path) -> None:
     """Print what will run and for about how long (and how long the last run took here)."""
     total = sum(estimate_seconds(run, profile) for run in runs)
-    total += THREADS_AB_SECONDS if len(runs) > 1 else 0.0
+    total += INTERLEAVED_SECONDS if len(runs) > 1 else 0.0
     count = sum(benchmarks_of(run, profile) for run in runs)
     line = f"{count} benchmarks ({profile.name} profile): expect about {total / 60:.0f} minutes"
     last = out / LAST_RUN
@@ -154,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="render this benchmark JSON, do not run")
     parser.add_argument("--default-json", type=Path, help="with --json: the default-threads run")
-    parser.add_argument("--threads-json", type=Path, help="with --json: a threads_ab result")
+    parser.add_argument(
+        "--interleaved-json", type=Path, help="with --json: a benchmarks.interleaved result"
+    )
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "quick"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--one-thread-only", action="store_true")
@@ -179,14 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                 return code or 1
             paths[i] = path
         if len(runs) > 1:
-            args.threads_json = args.out / "threads.json"
+            args.interleaved_json = args.out / "interleaved.json"
             try:
-                threads_ab.measure(
-                    args.profile, THREADS_AB_ROUNDS, THREADS_AB_REPEATS, args.threads_json
+                measure(
+                    args.profile, INTERLEAVED_ROUNDS, INTERLEAVED_REPEATS, args.interleaved_json
                 )
             except RuntimeError as err:  # the report still renders, from the two runs
-                print(f"threads A/B failed, the threads table is from the two runs: {err}")
-                args.threads_json = None
+                print(f"interleaved run failed, the report is from the two suite runs: {err}")
+                args.interleaved_json = None
         seconds = time.perf_counter() - start
         (args.out / LAST_RUN).write_text(json.dumps({"seconds": seconds, "profile": args.profile}))
         print(f"measured in {seconds / 60:.1f} minutes")
@@ -194,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     default_rows, default_header = load_rows(paths[1]) if paths[1] else (None, None)
     profile = PROFILES.get(header["profile"], PROFILES[args.profile])
     registry_suites, registry_families = suites(profile), families(profile)
-    interleaved = json.loads(args.threads_json.read_text()) if args.threads_json else None
+    ab = args.interleaved_json
+    interleaved = json.loads(ab.read_text()) if ab else None
     report = render(
         rows,
         header,
@@ -226,12 +232,13 @@ def print_summary(
     runs = [("1", rows)]
     if default_rows is not None:
         runs.append((f"default ({default_header['threads']})", default_rows))
+    abs_ = interleaved_rows(interleaved, rows, default_rows)
     for problems in (regression, svm):
-        for label, run in runs:
-            for line in headline.summary(run, problems, family_of, label):
+        for (label, run), ab in zip(runs, abs_, strict=False):
+            for line in headline.summary(run, problems, family_of, label, ab):
                 print(line)
     if interleaved is not None:
-        compared = threads_ab.comparison(interleaved)
+        compared = comparison(interleaved)
         lines = tables.interleaved_threads_lines(compared, regression + svm)
         how = f"interleaved, {interleaved['rounds']} rounds"
     elif default_rows is not None:

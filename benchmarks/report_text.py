@@ -8,17 +8,22 @@ from pathlib import Path
 from benchmarks import headline, tables
 from benchmarks.cases import REGRESSION_TOL, SVM_TOL, Problem
 from benchmarks.data import LAM1_MAX_TOL
+from benchmarks.interleaved import Interleaved, as_rows, comparison
 from benchmarks.metrics import REFERENCE_TOL, SVM_REFERENCE_TOL
 from benchmarks.plots import scaling_plot
 from benchmarks.results_io import Row
-from benchmarks.threads_ab import comparison
 
 NOTES = f"""\
 How to read it. Times are the minimum over the timed rounds (pytest-benchmark; other jobs on
 a shared machine only add time), single calls on the CPU. The suite runs twice: every case with
 `torch.set_num_threads(1)` for every method, then the headline problems again at torch's
-default thread count (what a user gets: `set_num_threads` is not called at all); the threads
-table compares the two settings in processes that alternate them instead. "Per task"
+default thread count (what a user gets: `set_num_threads` is not called at all). Then the
+interleaved run (`benchmarks/interleaved.py`) times the headline problems again in worker
+processes that alternate the two settings, each problem's targeted baselines between two
+timings of our layer: the headline's comparisons with a target (column "measured": its rounds
+and the spread of the worst speed-up over them), the family tables' columns of those
+baselines and the threads table come from it, since a burst of load on the shared machine
+during one case's back-to-back rounds moved single suite numbers by up to 1.8×. "Per task"
 divides by the tasks a method solved: our layers and scikit-learn solve every task of the batch;
 cvxpylayers and the cvxpy mode solve the first tasks of the *same* batch (column "tasks run"),
 because they solve task by task. Forward = the call as in training (inputs require grad, no
@@ -81,6 +86,18 @@ def _default_threads(header: dict | None) -> str:
     return "default" if header is None else f"default ({header['threads']})"
 
 
+def interleaved_rows(
+    interleaved: dict | None, rows: dict[str, Row], default_rows: dict[str, Row] | None
+) -> list[Interleaved | None]:
+    """The interleaved measurements as rows, one per suite run (one thread, then the default
+    threads when that run exists); Nones without them."""
+    if interleaved is None:
+        return [None, None]
+    out: list[Interleaved | None] = [as_rows(interleaved, "1", rows)]
+    out.append(None if default_rows is None else as_rows(interleaved, "default", default_rows))
+    return out
+
+
 def render(
     rows: dict[str, Row],
     header: dict,
@@ -89,12 +106,12 @@ def render(
     out: Path,
     default_rows: dict[str, Row] | None = None,
     default_header: dict | None = None,
-    threads_ab: dict | None = None,
+    interleaved: dict | None = None,
 ) -> str:
     """The whole report; PNG plots are written to ``out``. ``rows`` are the one-thread run
     (every case), ``default_rows`` the run at torch's default threads (the headline problems),
-    ``threads_ab`` the interleaved comparison of ``benchmarks.threads_ab`` (which, when given,
-    is the threads table)."""
+    ``interleaved`` the measurements of ``benchmarks.interleaved`` (which, when given, make the
+    threads table and the headline's targeted comparisons)."""
     machine = header["machine"]
     commit = header["commit"]
     regression = [p.id for problems in families.values() for p in problems]
@@ -103,13 +120,14 @@ def render(
     runs = [("1", rows)]
     if default_rows is not None:
         runs.append((_default_threads(default_header), default_rows))
+    abs_ = interleaved_rows(interleaved, rows, default_rows)
     threads = f"{header['threads']} thread(s)"
     if default_header is not None:
         threads += f" and torch's default ({default_header['threads']}) for the headline problems"
     head_lines = []
     for problems in (regression, svm):
-        for label, run in runs:
-            head_lines += headline.headline_lines(run, problems, family_of, label)
+        for (label, run), ab in zip(runs, abs_, strict=False):
+            head_lines += headline.headline_lines(run, problems, family_of, label, ab)
     parts = [
         "# sparselayers benchmark report",
         "",
@@ -124,11 +142,11 @@ def render(
         tables.table(headline.HEADER, head_lines),
         "",
         "## Every family: our speed-up per problem (1 thread; per task where a method solves a "
-        "subset)",
+        "subset; the targeted baselines from the interleaved run where there is one)",
         "",
     ]
     for problems in (regression, svm):
-        fam_header, fam_lines = headline.family_lines(rows, problems, family_of)
+        fam_header, fam_lines = headline.family_lines(rows, problems, family_of, abs_[0])
         if fam_lines:
             parts += [tables.table(fam_header, fam_lines), ""]
     parts += [
@@ -137,18 +155,18 @@ def render(
         tables.table(tables.PER_TASK_HEADER, tables.per_task_lines(rows, regression, family_of)),
         "",
     ]
-    if threads_ab is not None:
+    if interleaved is not None:
         parts += [
             "## Threads: torch's default against one thread, interleaved (our implicit layer)",
             "",
-            f"{threads_ab['rounds']} rounds of worker processes alternating one thread and "
-            f"torch's default (`benchmarks/threads_ab.py`), best of {threads_ab['repeats']} "
+            f"{interleaved['rounds']} rounds of worker processes alternating one thread and "
+            f"torch's default (`benchmarks/interleaved.py`), best of {interleaved['repeats']} "
             "calls each; the ratio is default / one thread of the best times, in brackets its "
             "range over the rounds.",
             "",
             tables.table(
-                tables.threads_header(threads_ab.get("default_threads", "?"), rounds=True),
-                tables.interleaved_threads_lines(comparison(threads_ab), regression + svm),
+                tables.threads_header(interleaved.get("default_threads", "?"), rounds=True),
+                tables.interleaved_threads_lines(comparison(interleaved), regression + svm),
             ),
             "",
         ]

@@ -239,7 +239,7 @@ def test_lambda1_max_cache_follows_the_solver_source(tmp_path, monkeypatch: pyte
 
 
 def test_interleaved_threads_comparison_and_its_table() -> None:
-    from benchmarks import tables, threads_ab
+    from benchmarks import interleaved, tables
 
     def times(forward, backward):
         return {"p": {"forward": forward, "forward_backward": backward}}
@@ -251,27 +251,67 @@ def test_interleaved_threads_comparison_and_its_table() -> None:
         "default_threads": 2,
         "times": {"1": one, "default": default},
     }
-    compared = threads_ab.comparison(data)["p"]
+    compared = interleaved.comparison(data)["p"]
     # Ratio of the best times (0.9 / 1.0, 2.05 / 2.0) and the range of the per-round ratios.
     assert compared["forward"].ratio == pytest.approx(0.9)
     assert (compared["forward"].low, compared["forward"].high) == pytest.approx((0.9, 1.25))
     assert compared["forward_backward"].ratio == pytest.approx(1.025)
-    (line,) = tables.interleaved_threads_lines(threads_ab.comparison(data), ["p", "absent"])
+    (line,) = tables.interleaved_threads_lines(interleaved.comparison(data), ["p", "absent"])
     assert line[-1] == "within noise"  # 2.5 % slower: within NOT_SLOWER_NOISE
     data["times"]["default"][1] = times(1.5, 2.5)
     data["times"]["default"][0] = times(0.9, 2.5)
-    (line,) = tables.interleaved_threads_lines(threads_ab.comparison(data), ["p"])
+    (line,) = tables.interleaved_threads_lines(interleaved.comparison(data), ["p"])
     assert line[-1] == "**no**"
 
 
-def test_threads_ab_runs_its_workers_and_the_report_shows_it(tmp_path) -> None:
-    from benchmarks import threads_ab
+def test_interleaved_headline_takes_the_side_by_side_times() -> None:
+    from benchmarks.interleaved import as_rows
+
+    # The suite timed our layer during a burst of load (2.0 against 1.0 next to the baseline).
+    suite = _rows(_row("a", "sl-implicit", 2.0, 3.0), _row("a", "sklearn", 4.0))
+    suite.update(_rows(_row("b", "sl-implicit", 1.0, 2.0), _row("b", "sklearn", 9.0)))
+    suite["a-sklearn"].metrics = {"gap": 1e-7}
+    times = [{p: {"forward": f, "forward_backward": 2.0} for p in "ab"} for f in (1.0, 1.2)]
+    data = {
+        "rounds": 2,
+        "times": {"1": times},
+        "baselines": {"1": [{"a": {"sklearn": 4.0}, "b": {}}, {"a": {"sklearn": 3.0}, "b": {}}]},
+        "failed": {"1": [{"b": {"sklearn": "ValueError: boom"}}, {}]},
+    }
+    ab = as_rows(data, "1", suite)
+    assert ab.methods == {"sklearn"}
+    assert ab.best["a-sl-implicit"].forward == 1.0 and ab.best["a-sklearn"].forward == 3.0
+    assert ab.best["a-sklearn"].metrics == {"gap": 1e-7}  # accuracy from the suite's row
+    assert ab.rounds[0]["b-sklearn"].status == "failed"
+    assert ab.best["b-sklearn"].status == "failed"  # it never ran: failed in the best too
+    comparison = headline.comparisons(suite, ["a"])[0]
+    assert headline.outcome(suite, ["a"], comparison).speedup == 2.0
+    assert headline.spread(ab, "a", comparison) == pytest.approx((2.5, 4.0))
+    (line,) = headline.headline_lines(suite, ["a"], {"a": "fam"}, "1", ab)
+    assert line[5] == "3×" and line[8] == "yes"  # best 3.0 / best 1.0, not the suite's 2×
+    assert line[-1] == "interleaved, 2 rounds: 2.5–4×"
+    (line,) = headline.headline_lines(suite, ["a", "b"], {}, "1", ab)
+    assert "failed on 1: ValueError: boom" in line[8]
+    (line,) = headline.headline_lines(suite, ["a"], {"a": "fam"}, "1")
+    assert line[5] == "2×" and line[-1] == "suite"
+
+
+def test_interleaved_runs_its_workers_and_the_report_shows_it(tmp_path) -> None:
+    from benchmarks import interleaved
     from benchmarks.cases import all_cases
 
-    out = tmp_path / "threads.json"
-    data = threads_ab.measure("tiny", rounds=1, repeats=1, out=out)
+    out = tmp_path / "interleaved.json"
+    data = interleaved.measure("tiny", rounds=1, repeats=1, out=out)
     assert json.loads(out.read_text()) == data
-    ours = {c.problem.id for c in all_cases(PROFILES["tiny"], only=threads_ab.SUITES)}
+    cases = all_cases(PROFILES["tiny"], only=interleaved.SUITES)
+    ours = {c.problem.id for c in cases}
     assert set(data["times"]["1"][0]) == set(data["times"]["default"][0]) == ours
-    compared = threads_ab.comparison(data)
+    # Every targeted baseline of every problem was timed or recorded as failed.
+    for setting in interleaved.SETTINGS:
+        (timed,), (failed,) = data["baselines"][setting], data["failed"][setting]
+        for case in filter(interleaved.targeted, cases):
+            problem, method = case.problem.id, case.method.name
+            assert method in timed[problem] or method in failed.get(problem, {})
+    assert data["tasks"]["group_lasso-T8-n50-m6-k1-float32-lam0.1"]["cvxpylayers"] == 2
+    compared = interleaved.comparison(data)
     assert all(c.ratio > 0 for kinds in compared.values() for c in kinds.values())
