@@ -80,14 +80,16 @@ def implicit_primal_vjp(
 ) -> tuple[Tensor | None, ...]:
     """Vector-Jacobian product of ``(X*(params), W = problem.primal(X*, params))`` with
     ``(grad_X, grad_W)``: ``grad_W`` pulled back to ``X`` joins ``grad_X``, the implicit solve
-    runs once, and the problem merges the products of both maps with the parameters."""
+    runs once, and the problem merges the products of both maps with the parameters, all on the
+    part of the parameters that ``W`` reaches (``problem.on_primal_support``)."""
     with small_products(params[0]):
+        W, grad_W, params, expand = problem.on_primal_support(W, grad_W, *params)
         v = torch.zeros_like(X) if grad_X is None else grad_X
         if grad_W is not None:
             v = v + problem.primal_cotangent(X, W, grad_W, *params)
         v = problem.project(X, v, *params)
         z = _CompactSolve.apply(problem, X, v, *params)
-        return problem.joint_vjp(X, W, grad_W, -z, *params)
+        return expand(*problem.joint_vjp(X, W, grad_W, -z, *params))
 
 
 class ImplicitSolve(torch.autograd.Function):

@@ -123,6 +123,13 @@ class PrimalMapProblem(ActiveSetProblem, Protocol):
         """Per parameter, ``u``'s vector-Jacobian product with the stationarity map plus
         ``grad_W``'s with ``primal`` (at fixed ``X``), in closed form."""
 
+    def on_primal_support(
+        self, W: Tensor, grad_W: Tensor | None, *params: Tensor
+    ) -> tuple[Tensor, Tensor | None, tuple[Tensor, ...], Callable[..., tuple[Tensor | None, ...]]]:
+        """``(W, grad_W, params, expand)`` restricted to what the backward reads (the SVM
+        head's active columns), with ``expand`` mapping :meth:`joint_vjp` on the restriction
+        to the gradients of ``params``; the problem itself where nothing is saved."""
+
 
 @runtime_checkable
 class CvxpyProblem(Problem, Protocol):

@@ -115,6 +115,12 @@ class SimplexDual:
         within the tolerance, whose implicit gradients were up to 20 % off.)"""
         return A, params, _identity
 
+    @staticmethod
+    def on_primal_support(W: Tensor, grad_W: Tensor | None, *params: Tensor):
+        """The backward of ``(A, W)`` on the whole problem (the kernel form: with ``lam1 = 0``
+        every column of ``W`` is active); the feature form restricts it to the active columns."""
+        return W, grad_W, params, _unchanged
+
     @classmethod
     def support_system(cls, A: Tensor, *params: Tensor):
         """The implicit system (``backward/implicit.py``): the reduced Hessian at full size
@@ -136,3 +142,7 @@ class SimplexDual:
 
 def _identity(X: Tensor) -> Tensor:
     return X
+
+
+def _unchanged(*grads: Tensor | None) -> tuple[Tensor | None, ...]:
+    return grads

@@ -39,9 +39,10 @@ from sparselayers.problems.svm_scores import (
     active_columns,
     feature_scores_vjp,
     joint_scores_weights_vjp,
+    scatter_columns,
     scores,
     shrink_columns,
-    shrink_pullback,
+    shrink_jacobian,
     weights_cotangent,
 )
 
@@ -129,6 +130,27 @@ class GroupLassoSVMDual(SimplexDual):
         return weights_cotangent(F, W, lam1, lam2, grad_W)
 
     @staticmethod
+    def on_primal_support(W: Tensor, grad_W: Tensor | None, F: Tensor, *others: Tensor):
+        """The backward on the active columns of ``W`` (``W_j != 0``) alone: ``F``, ``W`` and
+        ``grad_W`` gathered once, where its three steps (cotangent, solve, products) gathered
+        ``F`` each and the solve read all of it for ``A^T F``; ``expand`` writes ``∂F`` back
+        to all columns (zero on the others, which carry no gradient). Measured on the benchmark
+        heads (8 tasks, 5-way, λ1 = 0.5 λ1_max, m = 16,000, one thread, interleaved): backward
+        26-27 -> 20-21 ms at 5 shots, 105 -> 88-94 ms at 15 shots."""
+        tensors = (F, W) if grad_W is None else (F, W, grad_W)
+        m = F.shape[-1]
+        columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
+        F_a, W_a, *rest, index = active_columns((W * W).sum(-2) > 0, *tensors, columns)
+        if F_a.shape[-1] == m:  # not gathered: the problem itself
+            return SimplexDual.on_primal_support(W, grad_W, F, *others)
+        grad_Wa = rest[0] if rest else None
+
+        def expand(dF: Tensor | None, *grads: Tensor | None):
+            return (None if dF is None else scatter_columns(dF, index[..., 0, :], m), *grads)
+
+        return W_a, grad_Wa, (F_a, *others), expand
+
+    @staticmethod
     def joint_vjp(A, W, grad_W, u, F: Tensor, Y: Tensor, lam1: Tensor, lam2: Tensor):
         """:meth:`stationarity_vjp` plus ``grad_W``'s product with :meth:`primal`: one
         pull-back and one product with the active columns of ``F``
@@ -194,9 +216,12 @@ class GroupLassoSVMDual(SimplexDual):
             z = torch.cholesky_solve(r.flatten(-2).unsqueeze(-1), factor)
             return project_tangent(mask, z.view_as(r))
 
+        scale, radial = shrink_jacobian(V_A, lam1, lam2)
+
         def product(x: Tensor) -> Tensor:  # P H P x + (I - P) x, with x on the tangent space
-            curvature = shrink_pullback(V_A, x.mT @ F_A, lam1, lam2)[1]  # J_j (F_j^T x)
-            return project_tangent(mask, F_A @ curvature.mT)
+            R = x.mT @ F_A
+            curvature = torch.addcmul(R * scale, radial, (R * V_A).sum(-2, keepdim=True))
+            return project_tangent(mask, scores(F_A, curvature))  # F_j J_j (F_j^T x)
 
         z, converged = conjugate_gradients(
             product, precondition, project_tangent(mask, v), rtol=relative_tolerance(A.dtype)

@@ -112,16 +112,31 @@ def shrink_pullback(V: Tensor, R: Tensor, lam1: Tensor, lam2: Tensor):
     (both ``(..., k, m)``, zero on inactive columns), ``∂lam1 = -Σ_j R_j·v_j / (lam2 ||v_j||)``
     and ``∂lam2 = -<R, W> / lam2``, per task.
     """
+    s, radial, inverse = _jacobian(V, lam1, lam2)
+    W = V * s
+    Rv = (R * V).sum(-2, keepdim=True)
+    T = torch.addcmul(R * s, V, Rv * radial)
+    return W, T, -(Rv * inverse).sum((-2, -1)) / lam2, -(R * W).sum((-2, -1)) / lam2
+
+
+def shrink_jacobian(V: Tensor, lam1: Tensor, lam2: Tensor) -> tuple[Tensor, Tensor]:
+    """``(s, U)``, ``(..., 1, m)`` and ``(..., k, m)``, with ``J_j r = s_j r + (r·v_j) U_j`` the
+    Jacobian of ``shrink_columns`` at ``V`` (:func:`shrink_pullback`): the coefficients of
+    repeated products with a fixed Jacobian (conjugate gradients), four operations each."""
+    s, radial, _inverse = _jacobian(V, lam1, lam2)
+    return s, V * radial
+
+
+def _jacobian(V: Tensor, lam1: Tensor, lam2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``s_j = (1 - lam1/||v_j||)/lam2``, ``lam1/(lam2 ||v_j||³)`` and ``1/||v_j||`` on the
+    active columns, zero on the others, each ``(..., 1, m)``."""
     squared = (V * V).sum(-2, keepdim=True)
     on = squared > (lam1 * lam1)[..., None, None]
     inverse = torch.where(on, squared, torch.ones_like(squared)).rsqrt()
     inverse = torch.where(on, inverse, torch.zeros_like(inverse))  # 1/||v_j||, 0 if off
     l1, l2 = lam1[..., None, None], lam2[..., None, None]
     s = torch.where(on, (1 - l1 * inverse) / l2, torch.zeros_like(inverse))
-    W = V * s
-    Rv = (R * V).sum(-2, keepdim=True)
-    T = R * s + V * (Rv * l1 * inverse**3 / l2)
-    return W, T, -(Rv * inverse).sum((-2, -1)) / lam2, -(R * W).sum((-2, -1)) / lam2
+    return s, l1 * inverse**3 / l2, inverse
 
 
 def _on_active_columns(F: Tensor, V: Tensor, lam1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -134,7 +149,7 @@ def _on_active_columns(F: Tensor, V: Tensor, lam1: Tensor) -> tuple[Tensor, Tens
     return F_a, V_a, index[..., 0, :]
 
 
-def _scatter_columns(values: Tensor, index: Tensor, m: int) -> Tensor:
+def scatter_columns(values: Tensor, index: Tensor, m: int) -> Tensor:
     """``(..., r, p)`` values at columns ``index (..., p)`` of a zero ``(..., r, m)`` tensor."""
     # The out-of-place scatter copies its input: from an expanded zero it writes the output
     # once, where a zero tensor was filled and then copied (on 5-shot heads at m = 16,000 the
@@ -184,7 +199,7 @@ class ShrunkWeights(torch.autograd.Function):
         F, A, lam1, lam2, W = ctx.saved_tensors
         F_a, _W_a, V_a, G_a, index = _from_weights(F, W, lam1, lam2, G)
         _, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, G_a, lam1, lam2)
-        grad_F = _scatter_columns(A @ T, index, F.shape[-1]) if ctx.needs_input_grad[0] else None
+        grad_F = scatter_columns(A @ T, index, F.shape[-1]) if ctx.needs_input_grad[0] else None
         grad_A = F_a @ T.mT if ctx.needs_input_grad[1] else None
         return grad_F, grad_A, grad_lam1, grad_lam2
 
@@ -193,7 +208,7 @@ def weights_cotangent(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, G: Tenso
     """``∂<G, ShrunkWeights(F, A, lam1, lam2)>/∂A = F T^T``, ``T = J^T G`` on the active
     columns (:func:`shrink_pullback`), from ``W`` (its value)."""
     F_a, _W_a, V_a, G_a, _index = _from_weights(F, W, lam1, lam2, G)
-    return F_a @ shrink_pullback(V_a, G_a, lam1, lam2)[1].mT
+    return scores(F_a, shrink_pullback(V_a, G_a, lam1, lam2)[1])
 
 
 def joint_scores_weights_vjp(
@@ -212,7 +227,7 @@ def joint_scores_weights_vjp(
         R = G_Wa + G.mT @ F_a
     _, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, R, lam1, lam2)
     product = torch.cat([G, A], dim=-1) @ torch.cat([W_a, T], dim=-2)
-    return _scatter_columns(product, index, F.shape[-1]), grad_lam1, grad_lam2
+    return scatter_columns(product, index, F.shape[-1]), grad_lam1, grad_lam2
 
 
 class FeatureScores(torch.autograd.Function):
@@ -245,7 +260,7 @@ def feature_scores_vjp(F: Tensor, A: Tensor, lam1: Tensor, lam2: Tensor, G: Tens
     F_a, V_a, index = _on_active_columns(F, A.mT @ F, lam1)
     W, T, grad_lam1, grad_lam2 = shrink_pullback(V_a, G.mT @ F_a, lam1, lam2)
     product = torch.cat([G, A], dim=-1) @ torch.cat([W, T], dim=-2)
-    return _scatter_columns(product, index, F.shape[-1]), F_a @ T.mT, grad_lam1, grad_lam2
+    return scatter_columns(product, index, F.shape[-1]), scores(F_a, T), grad_lam1, grad_lam2
 
 
 class KernelScores(torch.autograd.Function):

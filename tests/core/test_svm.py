@@ -268,6 +268,35 @@ def test_lam1_positive_gradients_at_default_tol_match_references():
         assert float(implicit[i, j]) == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
+@pytest.mark.parametrize("conjugate_gradients", [False, True])
+def test_backward_on_the_active_columns_equals_the_whole_problem(monkeypatch, conjugate_gradients):
+    """The implicit backward restricted to the active columns of W (gathered once) gives the
+    gradients of the unrestricted one in F, lam1 and lam2, with either implicit solve."""
+    from sparselayers.problems import svm_features
+    from sparselayers.problems.svm_dual import SimplexDual
+
+    if conjugate_gradients:
+        monkeypatch.setattr(svm_features, "DIRECT_SOLVE_COLUMNS", 0)
+    F, labels = wide_problem(tasks=(2,), n=9, m=150, seed=5)
+    G = torch.randn(2, 3, 150, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+
+    def gradients():
+        Ft = F.clone().requires_grad_(True)
+        lam1 = torch.tensor([3.0, 2.5], dtype=torch.float64, requires_grad=True)
+        lam2 = torch.tensor([1.0, 0.8], dtype=torch.float64, requires_grad=True)
+        sol = sl.functional.group_lasso_svm_dual(Ft, labels, lam1, lam2, num_classes=3, tol=1e-12)
+        assert bool((sol.column_sparsity > 0.5).all())  # so that the columns are gathered
+        loss = (sol.weights * G).sum() + (sol.dual**2).sum()
+        return torch.autograd.grad(loss, (Ft, lam1, lam2))
+
+    restricted = gradients()
+    whole_problem = staticmethod(SimplexDual.on_primal_support)
+    monkeypatch.setattr(svm_features.GroupLassoSVMDual, "on_primal_support", whole_problem)
+    whole = gradients()
+    for a, b in zip(restricted, whole, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("lam1", [0.0, 2.0])
 def test_jacrev_equals_rowwise_backward(lam1):
     """jacrev runs the implicit backward under vmap (the active-column gathers go through their
