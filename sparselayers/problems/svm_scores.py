@@ -161,17 +161,25 @@ def scatter_columns(values: Tensor, index: Tensor, m: int) -> Tensor:
     return out.scatter(-1, index.unsqueeze(-2).expand(values.shape), values)
 
 
-def _from_weights(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, *others: Tensor):
-    """The active columns of ``W`` (``W_j != 0``) of ``F``, ``W`` and ``others``, their
-    ``v_j = W_j (lam2 + lam1 / ||W_j||)`` (no pass over ``F``: ``||v_j|| = lam2 ||W_j|| +
-    lam1``) and their indices: ``(F_a, W_a, V_a, *others_a, index)``."""
+def weight_columns(F: Tensor, W: Tensor, *others: Tensor) -> tuple[Tensor, ...]:
+    """The active columns of ``W`` (``W_j != 0``) of ``F``, ``W`` and ``others`` (each
+    ``(..., r, m)``, :func:`active_columns`) and their indices ``(..., p)``:
+    ``(F_a, W_a, *others_a, index)``."""
     m = F.shape[-1]
     columns = torch.arange(m, device=F.device).expand(*W.shape[:-2], 1, m)
-    F_a, W_a, *others_a, index = active_columns((W * W).sum(-2) > 0, F, W, *others, columns)
+    *gathered, index = active_columns((W * W).sum(-2) > 0, F, W, *others, columns)
+    return *gathered, index[..., 0, :]
+
+
+def _from_weights(F: Tensor, W: Tensor, lam1: Tensor, lam2: Tensor, *others: Tensor):
+    """:func:`weight_columns` with the active columns' ``v_j = W_j (lam2 + lam1 / ||W_j||)``
+    (no pass over ``F``: ``||v_j|| = lam2 ||W_j|| + lam1``): ``(F_a, W_a, V_a, *others_a,
+    index)``."""
+    F_a, W_a, *others_a, index = weight_columns(F, W, *others)
     norm = (W_a * W_a).sum(-2, keepdim=True).sqrt()
     safe = torch.where(norm > 0, norm, torch.ones_like(norm))
     V_a = W_a * (lam2[..., None, None] + lam1[..., None, None] / safe)  # 0 on padding
-    return F_a, W_a, V_a, *others_a, index[..., 0, :]
+    return F_a, W_a, V_a, *others_a, index
 
 
 class ShrunkWeights(torch.autograd.Function):
