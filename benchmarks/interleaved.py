@@ -1,5 +1,5 @@
 """Interleaved measurements: our layer at torch's default thread count against one thread, and
-against every baseline that has a target, on the headline's problems.
+against every baseline that has a target, on the headline's problems and the plain SVM heads.
 
 pytest-benchmark times the rounds of one case back to back, and the cases one after another;
 on a shared machine a burst of load that lasts a few seconds lands on one side of a ratio only.
@@ -13,8 +13,9 @@ Here worker processes alternate the thread settings (one thread, torch's default
 ...) for ``--rounds`` rounds. In a worker, each problem's targeted baselines are timed between
 two timings of our layer (best of ``--repeats`` calls; a baseline gets as many calls as fit in
 :data:`BASELINE_SECONDS`, at least :data:`BASELINE_MIN_CALLS`), so that both sides of a ratio
-meet the same load. The report's threads table and its headline against the targeted baselines
-come from these measurements; per problem they show the ratio of the best times and its range
+meet the same load. The report's threads table, its headline against the targeted baselines
+and the SVM head's λ1 > 0 / λ1 = 0 cost ratio (both heads in the same worker) come from these
+measurements; per problem they show the ratio of the best times and its range
 over the rounds. The threads are set as the benchmark suite sets them
 (``SPARSELAYERS_BENCH_THREADS``: ``torch.set_num_threads`` for a number, no call at all for
 ``default``).
@@ -41,8 +42,9 @@ from benchmarks.profiles import DEFAULT_THREADS, PROFILE_ENV, PROFILES, THREADS_
 from benchmarks.results_io import Row
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ("headline", "families", "headline-svm")
-"""The problems compared (those of the default-thread run of ``benchmarks.report``)."""
+SUITES = ("headline", "families", "headline-svm", "svm")
+"""The problems compared: those of the default-thread run of ``benchmarks.report``, and the
+plain SVM heads (λ1 = 0 and λ1 > 0), whose cost ratio the report takes from here."""
 OURS = "sl-implicit"
 SETTINGS = ("1", DEFAULT_THREADS)
 KINDS = ("forward", "forward_backward")

@@ -246,13 +246,29 @@ OPS_HEADER = [
 ]
 
 
-def svm_cost_lines(rows: dict[str, Row]) -> list[list[str]]:
+def svm_cost_lines(rows: dict[str, Row], rounds: list[dict[str, Row]] | None = None):
     """``lam1 > 0`` vs ``lam1 = 0`` cost of our head, per (n, m) (plain heads only, not
-    MetaOptNet's ``dual_ridge`` problem)."""
+    MetaOptNet's ``dual_ridge`` problem). With the interleaved run's ``rounds`` (rows per
+    round, keyed by case), the range of the ratio over the rounds where both heads ran."""
     lines = []
     ours = [r for r in rows.values() if r.layer == "svm" and r.method == OURS and not r.dual_ridge]
     for zero in (r for r in ours if r.lam == 0):
         for other in (r for r in ours if r.lam > 0 and (r.n, r.m) == (zero.n, zero.m)):
+            per_round = [
+                value
+                for found in rounds or []
+                if zero.case in found and other.case in found
+                if (
+                    value := ratio(
+                        found[other.case].forward_backward, found[zero.case].forward_backward
+                    )
+                )
+                is not None
+            ]
+            measured = "suite"
+            if per_round:
+                low, high = min(per_round), max(per_round)
+                measured = f"interleaved, {len(per_round)} rounds: {low:.3g}–{high:.3g}×"
             lines.append(
                 [
                     f"n = {zero.n}, m = {zero.m}",
@@ -261,6 +277,7 @@ def svm_cost_lines(rows: dict[str, Row]) -> list[list[str]]:
                     fmt_time(other.forward_backward),
                     fmt_ratio(ratio(other.forward_backward, zero.forward_backward)),
                     fmt_num(other.metrics.get("support")),
+                    measured,
                 ]
             )
     return lines
@@ -273,6 +290,7 @@ SVM_COST_HEADER = [
     "fwd+bwd λ1 > 0",
     "cost ratio",
     "support (features / task)",
+    "measured",
 ]
 
 

@@ -315,3 +315,25 @@ def test_interleaved_runs_its_workers_and_the_report_shows_it(tmp_path) -> None:
     assert data["tasks"]["group_lasso-T8-n50-m6-k1-float32-lam0.1"]["cvxpylayers"] == 2
     compared = interleaved.comparison(data)
     assert all(c.ratio > 0 for kinds in compared.values() for c in kinds.values())
+
+
+def test_svm_cost_table_takes_the_interleaved_rounds() -> None:
+    from benchmarks import tables
+    from benchmarks.interleaved import as_rows
+
+    def head(lam: float, fb: float) -> Row:
+        problem = f"svm-T8-n25-m1600-k5-float32-lam{lam:g}"
+        case = f"{problem}-sl-implicit"
+        row = Row(case, problem, "svm", "sl-implicit", "ours", 8, 25, 1600, 5, "float32", lam, 8)
+        row.forward_backward = fb
+        return row
+
+    # The suite timed the λ1 > 0 head during a burst of load (8.0 against 5.0 side by side).
+    suite = _rows(head(0.0, 2.0), head(0.5, 8.0))
+    (line,) = tables.svm_cost_lines(suite)
+    assert line[4] == "4×" and line[-1] == "suite"
+    zero, other = (f"svm-T8-n25-m1600-k5-float32-lam{lam}" for lam in ("0", "0.5"))
+    times = [{zero: {"forward_backward": 2.0}, other: {"forward_backward": b}} for b in (5.0, 6.0)]
+    ab = as_rows({"rounds": 2, "times": {"1": times}}, "1", suite)
+    (line,) = tables.svm_cost_lines({**suite, **ab.best}, ab.rounds)
+    assert line[4] == "2.5×" and line[-1] == "interleaved, 2 rounds: 2.5–3×"
