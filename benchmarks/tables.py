@@ -246,7 +246,9 @@ OPS_HEADER = [
 ]
 
 
-def svm_cost_lines(rows: dict[str, Row], rounds: list[dict[str, Row]] | None = None):
+def svm_cost_lines(
+    rows: dict[str, Row], rounds: list[dict[str, Row]] | None = None
+) -> list[list[str]]:
     """``lam1 > 0`` vs ``lam1 = 0`` cost of our head, per (n, m) (plain heads only, not
     MetaOptNet's ``dual_ridge`` problem). With the interleaved run's ``rounds`` (rows per
     round, keyed by case), the range of the ratio over the rounds where both heads ran."""
@@ -254,17 +256,7 @@ def svm_cost_lines(rows: dict[str, Row], rounds: list[dict[str, Row]] | None = N
     ours = [r for r in rows.values() if r.layer == "svm" and r.method == OURS and not r.dual_ridge]
     for zero in (r for r in ours if r.lam == 0):
         for other in (r for r in ours if r.lam > 0 and (r.n, r.m) == (zero.n, zero.m)):
-            per_round = [
-                value
-                for found in rounds or []
-                if zero.case in found and other.case in found
-                if (
-                    value := ratio(
-                        found[other.case].forward_backward, found[zero.case].forward_backward
-                    )
-                )
-                is not None
-            ]
+            per_round = _round_ratios(rounds or [], other.case, zero.case)
             measured = "suite"
             if per_round:
                 low, high = min(per_round), max(per_round)
@@ -281,6 +273,17 @@ def svm_cost_lines(rows: dict[str, Row], rounds: list[dict[str, Row]] | None = N
                 ]
             )
     return lines
+
+
+def _round_ratios(rounds: list[dict[str, Row]], slow: str, fast: str) -> list[float]:
+    """``slow`` / ``fast`` fwd+bwd in each round where both cases ran."""
+    out = []
+    for found in rounds:
+        if slow in found and fast in found:
+            value = ratio(found[slow].forward_backward, found[fast].forward_backward)
+            if value is not None:
+                out.append(value)
+    return out
 
 
 SVM_COST_HEADER = [
